@@ -1,0 +1,19 @@
+// Subcommands whose implementation has not landed yet. Each one moves to
+// its own cmd_<name>.cpp when it is built.
+#include "launcher/commands.h"
+
+namespace uda::cli {
+
+void add_convert_command(CLI::App& app) { add_unbuilt_command(app, "convert", "Convert a raw dataset tree to sharded HDF5 with class statistics"); }
+void add_stats_command(CLI::App& app) { add_unbuilt_command(app, "stats", "Print the class statistics of a converted dataset"); }
+void add_train_command(CLI::App& app) { add_unbuilt_command(app, "train", "Launch data-parallel training"); }
+void add_worker_command(CLI::App& app) { add_unbuilt_command(app, "worker", "Run one training rank (started by `uda train`)"); }
+void add_eval_command(CLI::App& app) { add_unbuilt_command(app, "eval", "Evaluate a checkpoint (mIoU, accuracy)"); }
+void add_infer_command(CLI::App& app) { add_unbuilt_command(app, "infer", "Predict segmentation masks for images"); }
+void add_export_command(CLI::App& app) { add_unbuilt_command(app, "export", "Export a checkpoint as a PyTorch state dict"); }
+void add_sweep_command(CLI::App& app) { add_unbuilt_command(app, "sweep", "Run a hyper-parameter sweep"); }
+void add_collect_command(CLI::App& app) { add_unbuilt_command(app, "collect", "Tables of mean and std over seeds"); }
+void add_report_command(CLI::App& app) { add_unbuilt_command(app, "report", "Curves, per-class plots and an HTML page of a run"); }
+void add_demo_command(CLI::App& app) { add_unbuilt_command(app, "demo", "The embedded default, end to end"); }
+
+}  // namespace uda::cli
