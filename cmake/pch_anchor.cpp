@@ -1,0 +1,1 @@
+// Anchor source of the precompiled-header object library (see CMakeLists.txt).
