@@ -28,4 +28,9 @@ struct TensorData {
 // An ordered state dict (key order as written by torch.save).
 using StateDict = std::vector<std::pair<std::string, TensorData>>;
 
+// A zero-filled tensor of the given dtype and shape.
+TensorData make_tensor(DType dtype, std::vector<int64_t> shape);
+// The tensor stored under `name`, or nullptr.
+const TensorData* find_tensor(const StateDict& sd, const std::string& name);
+
 }  // namespace uda::storage
