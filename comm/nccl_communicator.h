@@ -1,0 +1,17 @@
+// Communicator over NCCL for CUDA tensors (one device per process). Compiled
+// only when the chosen libtorch has CUDA and NCCL is found (UDA_HAVE_NCCL).
+#pragma once
+
+#include "comm/communicator.h"
+
+#include <mpi.h>
+
+#include <memory>
+
+namespace uda::comm {
+
+// The unique id is created on rank 0 and broadcast over `bootstrap`; the
+// device is `local_rank` (taken from the launcher's environment).
+std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm bootstrap, int local_rank);
+
+}  // namespace uda::comm

@@ -1,0 +1,130 @@
+// LR schedules against mmcv's PolyLrUpdaterHook outputs recorded in the
+// parity fixture (/helpers/lr of golden.h5), plus the other policies.
+#include "worker/lr_schedule.h"
+
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string parity_dir() {
+  const char* env = std::getenv("UDA_PARITY_DIR");
+  return env ? env : UDA_PARITY_DIR_DEFAULT;
+}
+
+template <class T>
+std::vector<T> read_1d(hid_t file, const std::string& name, hid_t type) {
+  hid_t ds = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
+  EXPECT_GE(ds, 0) << name;
+  hid_t space = H5Dget_space(ds);
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(space, &n, nullptr);
+  std::vector<T> out(n);
+  H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data());
+  H5Sclose(space);
+  H5Dclose(ds);
+  return out;
+}
+
+double read_attr_double(hid_t obj, const char* name) {
+  double v = 0;
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  H5Aread(a, H5T_NATIVE_DOUBLE, &v);
+  H5Aclose(a);
+  return v;
+}
+
+int64_t read_attr_int64(hid_t obj, const char* name) {
+  int64_t v = 0;
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  H5Aread(a, H5T_NATIVE_INT64, &v);
+  H5Aclose(a);
+  return v;
+}
+
+std::string read_attr_string(hid_t obj, const char* name) {
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  hid_t t = H5Aget_type(a);
+  std::string out;
+  if (H5Tis_variable_str(t) > 0) {
+    char* s = nullptr;
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, H5T_VARIABLE);
+    H5Tset_cset(mt, H5Tget_cset(t));
+    H5Aread(a, mt, &s);
+    out = s ? s : "";
+    H5free_memory(s);
+    H5Tclose(mt);
+  } else {
+    out.resize(H5Tget_size(t));
+    H5Aread(a, t, out.data());
+    out.resize(strnlen(out.c_str(), out.size()));
+  }
+  H5Tclose(t);
+  H5Aclose(a);
+  return out;
+}
+
+}  // namespace
+
+TEST(LrSchedule, PolyWithLinearWarmupMatchesMmcvGolden) {
+  const std::string path = parity_dir() + "/golden.h5";
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0) << "parity fixture not found at " << path << " (set UDA_PARITY_DIR)";
+  hid_t g = H5Gopen2(f, "/helpers/lr", H5P_DEFAULT);
+  uda::worker::LrScheduleOptions o;
+  o.policy = "poly";
+  o.power = read_attr_double(g, "power");
+  o.min_lr = read_attr_double(g, "min_lr");
+  o.warmup = read_attr_string(g, "warmup");
+  o.warmup_ratio = read_attr_double(g, "warmup_ratio");
+  o.warmup_iters = read_attr_int64(g, "warmup_iters");
+  o.max_iters = read_attr_int64(g, "max_iters");
+  const double base = read_attr_double(g, "base_lr"), head_mult = read_attr_double(g, "head_lr_mult");
+  auto iters = read_1d<int64_t>(f, "/helpers/lr/iters", H5T_NATIVE_INT64);
+  auto lr = read_1d<double>(f, "/helpers/lr/lr", H5T_NATIVE_DOUBLE);
+  auto lr_head = read_1d<double>(f, "/helpers/lr/lr_head", H5T_NATIVE_DOUBLE);
+  H5Gclose(g);
+  H5Fclose(f);
+  ASSERT_FALSE(iters.empty());
+  uda::worker::LrSchedule s(o);
+  for (size_t i = 0; i < iters.size(); ++i) {
+    // Exact float64 values: same operations in the same order as mmcv.
+    EXPECT_DOUBLE_EQ(s.lr(base, iters[i]), lr[i]) << "iter " << iters[i];
+    EXPECT_DOUBLE_EQ(s.lr(base * head_mult, iters[i]), lr_head[i]) << "iter " << iters[i];
+  }
+}
+
+TEST(LrSchedule, StepCosineConstantAndAdventPoly) {
+  uda::worker::LrScheduleOptions o;
+  o.max_iters = 100;
+  o.policy = "step";
+  o.steps = {10, 50};
+  o.gamma = 0.5;
+  uda::worker::LrSchedule step(o);
+  EXPECT_DOUBLE_EQ(step.lr(1.0, 9), 1.0);
+  EXPECT_DOUBLE_EQ(step.lr(1.0, 10), 0.5);
+  EXPECT_DOUBLE_EQ(step.lr(1.0, 99), 0.25);
+  o.policy = "cosine";
+  o.min_lr = 0.1;
+  uda::worker::LrSchedule cosine(o);
+  EXPECT_DOUBLE_EQ(cosine.lr(1.0, 0), 1.0);
+  EXPECT_NEAR(cosine.lr(1.0, 50), 0.55, 1e-12);
+  // ADVENT's lr_poly: base * (1 - iter/max_iter)^0.9
+  o.policy = "poly";
+  o.min_lr = 0;
+  o.power = 0.9;
+  uda::worker::LrSchedule poly(o);
+  EXPECT_DOUBLE_EQ(poly.lr(2.5e-4, 30), 2.5e-4 * std::pow(1 - 30.0 / 100, 0.9));
+  o.warmup = "constant";
+  o.warmup_iters = 5;
+  o.warmup_ratio = 0.1;
+  uda::worker::LrSchedule warm(o);
+  EXPECT_DOUBLE_EQ(warm.lr(1.0, 4), poly.lr(1.0, 4) * 0.1);
+  EXPECT_DOUBLE_EQ(warm.lr(1.0, 5), poly.lr(1.0, 5));
+}
