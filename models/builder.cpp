@@ -1,0 +1,166 @@
+#include "models/builder.h"
+
+#include <torch/torch.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/schema.h"
+#include "models/daformer_head.h"
+#include "models/deeplabv2.h"
+#include "models/mit.h"
+#include "models/segformer_head.h"
+
+namespace uda::models {
+namespace {
+using config::Type;
+using nlohmann::json;
+
+// Defaults reproduce DAFormer's configs/_base_/models/daformer_sepaspp_mitb5.py.
+const config::KeyRegistrar kModelKeys({
+    {"model.backbone.type", Type::String, "mit_b5", "Backbone: mit_b0..mit_b5 | resnet50 | resnet101.", false,
+     {"mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5", "resnet50", "resnet101"}},
+    {"model.backbone.drop_path_rate", Type::Number, 0.1, "MiT stochastic depth rate (linear over blocks)."},
+    {"model.backbone.drop_rate", Type::Number, 0.0, "MiT dropout after attention projection and in the MLP."},
+    {"model.backbone.attn_drop_rate", Type::Number, 0.0, "MiT dropout on attention weights."},
+    {"model.backbone.checkpoint_activations", Type::Bool, false,
+     "Recompute MiT blocks in backward to save memory on large crops."},
+    {"model.head.type", Type::String, "daformer", "Decode head: daformer | segformer | deeplabv2.", false,
+     {"daformer", "segformer", "deeplabv2"}},
+    {"model.head.channels", Type::Int, 256, "Head width (decode_head.channels)."},
+    {"model.head.embed_dims", Type::Int, 256, "Per-level embedding width (DAFormer embed_dims, SegFormer embed_dim)."},
+    {"model.head.fusion", Type::String, "aspp", "DAFormer fusion: aspp (sepaspp) | conv (conv1).", false,
+     {"aspp", "conv"}},
+    {"model.head.sep", Type::Bool, true, "DAFormer ASPP: depthwise-separable branches."},
+    {"model.head.dilations", Type::Array, json::array({1, 6, 12, 18}), "DAFormer ASPP dilations."},
+    {"model.head.pool", Type::Bool, false, "DAFormer ASPP: image pooling branch."},
+    {"model.head.fusion_kernel", Type::Int, 1, "Kernel of the DAFormer conv fusion / SegFormer linear_fuse."},
+    {"model.head.dropout_ratio", Type::Number, 0.1, "Dropout2d before the classifier."},
+    {"model.head.multi_level", Type::Bool, true, "DeepLabV2: auxiliary classifier on layer3 (layer5)."},
+    {"model.num_classes", Type::Int, 19, "Number of classes."},
+    {"model.pretrained", Type::String, "", "Official .pth used to initialise the backbone (\"\" = random)."},
+    {"model.pretrained_key_prefix", Type::String, "", "Prefix removed from the keys of model.pretrained (e.g. Scale.)."},
+    {"model.align_corners", Type::Bool, false, "align_corners of the final logits resize (ADVENT eval: true)."},
+    {"model.test.mode", Type::String, "whole", "Inference mode: whole | slide.", false, {"whole", "slide"}},
+    {"model.test.crop_size", Type::Array, json::array({512, 512}), "Slide inference crop (h, w)."},
+    {"model.test.stride", Type::Array, json::array({341, 341}), "Slide inference stride (h, w)."},
+});
+
+template <class T>
+T get_or(const config::Config& cfg, const std::string& path, T fallback) {
+  return cfg.has(path) && !cfg.at(path).is_null() ? cfg.at(path).get<T>() : fallback;
+}
+
+std::array<int64_t, 2> pair_of(const config::Config& cfg, const std::string& path, std::array<int64_t, 2> fallback) {
+  if (!cfg.has(path)) return fallback;
+  const auto& v = cfg.at(path);
+  if (!v.is_array() || v.size() != 2 || !v[0].is_number_integer() || !v[1].is_number_integer() ||
+      v[0].get<int64_t>() <= 0 || v[1].get<int64_t>() <= 0)
+    throw UserError(path + " must be two positive integers [h, w]", cfg.origin(path), "e.g. [512, 512]");
+  return {v[0].get<int64_t>(), v[1].get<int64_t>()};
+}
+}  // namespace
+
+ModelSpec model_spec(const config::Config& cfg) {
+  ModelSpec s;
+  s.backbone = get_or<std::string>(cfg, "model.backbone.type", s.backbone);
+  s.drop_path_rate = get_or<double>(cfg, "model.backbone.drop_path_rate", s.drop_path_rate);
+  s.drop_rate = get_or<double>(cfg, "model.backbone.drop_rate", s.drop_rate);
+  s.attn_drop_rate = get_or<double>(cfg, "model.backbone.attn_drop_rate", s.attn_drop_rate);
+  s.checkpoint_activations = get_or<bool>(cfg, "model.backbone.checkpoint_activations", s.checkpoint_activations);
+  s.head = get_or<std::string>(cfg, "model.head.type", s.head);
+  s.channels = get_or<int64_t>(cfg, "model.head.channels", s.channels);
+  s.embed_dims = get_or<int64_t>(cfg, "model.head.embed_dims", s.embed_dims);
+  s.fusion = get_or<std::string>(cfg, "model.head.fusion", s.fusion);
+  s.sep = get_or<bool>(cfg, "model.head.sep", s.sep);
+  if (cfg.has("model.head.dilations")) s.dilations = cfg.at("model.head.dilations").get<std::vector<int64_t>>();
+  s.pool = get_or<bool>(cfg, "model.head.pool", s.pool);
+  s.fusion_kernel = get_or<int64_t>(cfg, "model.head.fusion_kernel", s.fusion_kernel);
+  s.dropout_ratio = get_or<double>(cfg, "model.head.dropout_ratio", s.dropout_ratio);
+  s.multi_level = get_or<bool>(cfg, "model.head.multi_level", s.multi_level);
+  s.num_classes = get_or<int64_t>(cfg, "model.num_classes", s.num_classes);
+  s.pretrained = get_or<std::string>(cfg, "model.pretrained", s.pretrained);
+  s.pretrained_key_prefix = get_or<std::string>(cfg, "model.pretrained_key_prefix", s.pretrained_key_prefix);
+  s.options.align_corners = get_or<bool>(cfg, "model.align_corners", false);
+  s.options.test_mode = get_or<std::string>(cfg, "model.test.mode", "whole") == "slide" ? TestMode::Slide
+                                                                                         : TestMode::Whole;
+  s.options.crop = pair_of(cfg, "model.test.crop_size", s.options.crop);
+  s.options.stride = pair_of(cfg, "model.test.stride", s.options.stride);
+  return s;
+}
+
+Segmentor build_segmentor(const ModelSpec& s) {
+  if (s.num_classes <= 0)
+    throw UserError("model.num_classes must be positive", "model.num_classes", "set it to the dataset's classes");
+  if (is_mit_name(s.backbone)) {
+    auto mc = mit_config(s.backbone);
+    mc.drop_path_rate = s.drop_path_rate;
+    mc.drop_rate = s.drop_rate;
+    mc.attn_drop_rate = s.attn_drop_rate;
+    mc.checkpoint_activations = s.checkpoint_activations;
+    auto backbone = std::make_shared<MixVisionTransformerImpl>(mc);
+    std::shared_ptr<DecodeHeadImpl> head;
+    if (s.head == "daformer") {
+      DAFormerHeadConfig hc;
+      hc.in_channels = backbone->out_channels();
+      hc.channels = s.channels, hc.embed_dims = s.embed_dims, hc.num_classes = s.num_classes;
+      hc.dropout_ratio = s.dropout_ratio, hc.align_corners = s.options.align_corners;
+      hc.fusion = s.fusion, hc.sep = s.sep, hc.dilations = s.dilations, hc.pool = s.pool;
+      hc.fusion_kernel = s.fusion_kernel;
+      head = std::make_shared<DAFormerHeadImpl>(hc);
+    } else if (s.head == "segformer") {
+      SegFormerHeadConfig hc;
+      hc.in_channels = backbone->out_channels();
+      hc.embed_dim = s.embed_dims, hc.channels = s.channels, hc.conv_kernel_size = s.fusion_kernel;
+      hc.num_classes = s.num_classes, hc.dropout_ratio = s.dropout_ratio;
+      head = std::make_shared<SegFormerHeadImpl>(hc);
+    } else {
+      throw UserError("head '" + s.head + "' does not fit backbone " + s.backbone, "model.head.type",
+                      "use daformer or segformer with MiT backbones, deeplabv2 with resnet50/resnet101");
+    }
+    return std::make_shared<EncoderDecoderImpl>(backbone, head, s.options);
+  }
+  if (is_resnet_name(s.backbone)) {
+    if (s.head != "deeplabv2")
+      throw UserError("head '" + s.head + "' does not fit backbone " + s.backbone, "model.head.type",
+                      "use deeplabv2 with resnet50/resnet101, daformer or segformer with MiT backbones");
+    DeepLabV2Config dc;
+    dc.resnet = resnet_config(s.backbone, /*deeplab=*/true);
+    dc.num_classes = s.num_classes;
+    dc.multi_level = s.multi_level;
+    return std::make_shared<DeepLabV2Impl>(dc, s.options);
+  }
+  throw UserError("unknown backbone '" + s.backbone + "'", "model.backbone.type",
+                  "use mit_b0..mit_b5, resnet50 or resnet101");
+}
+
+LoadReport load_pretrained(SegmentorImpl& net, const ModelSpec& spec) {
+  if (spec.pretrained.empty()) return {};
+  LoadOptions o;
+  o.strict = false;
+  o.prefix = spec.pretrained_key_prefix;
+  o.source = spec.pretrained;
+  if (auto* ed = dynamic_cast<EncoderDecoderImpl*>(&net)) {
+    o.ignore = {"head."};  // the ImageNet classifier of MiT files
+    return load_pth(ed->backbone(), spec.pretrained, o);
+  }
+  o.ignore = {"fc.", "layer5.", "layer6."};  // classifiers are trained from scratch
+  return load_pth(net, spec.pretrained, o);
+}
+
+LoadReport load_segmentor_weights(SegmentorImpl& net, const std::string& path, const std::string& prefix,
+                                  bool strict) {
+  LoadOptions o;
+  o.prefix = prefix;
+  o.strict = strict;
+  o.source = path;
+  return load_pth(net, path, o);
+}
+
+Segmentor build_segmentor(const config::Config& cfg) {
+  auto spec = model_spec(cfg);
+  auto net = build_segmentor(spec);
+  load_pretrained(*net, spec);
+  return net;
+}
+
+}  // namespace uda::models

@@ -1,0 +1,172 @@
+// ResNet trunk and DeepLabV2 (ADVENT). Sources: ADVENT 3e58d45
+// advent/model/deeplabv2.py [dlv2]; torchvision models/resnet.py [tv].
+#include "models/resnet.h"
+
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "models/deeplabv2.h"
+
+namespace uda::models {
+
+bool is_resnet_name(const std::string& name) { return name == "resnet50" || name == "resnet101"; }
+
+ResNetConfig resnet_config(const std::string& name, bool deeplab) {
+  if (!is_resnet_name(name))
+    throw UserError("unknown ResNet '" + name + "'", "model.backbone.type", "use resnet50 or resnet101");
+  ResNetConfig c;
+  c.layers = name == "resnet50" ? std::array<int64_t, 4>{3, 4, 6, 3} : std::array<int64_t, 4>{3, 4, 23, 3};
+  if (!deeplab) {  // [tv] plain ImageNet classifier trunk
+    c.stride_in_1x1 = false;
+    c.strides = {1, 2, 2, 2};
+    c.dilations = {1, 1, 1, 1};
+    c.ceil_mode = false;
+    c.freeze_bn = false;
+  }
+  return c;
+}
+
+BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, int64_t dilation,
+                               bool with_downsample, bool stride_in_1x1) {
+  namespace nn = torch::nn;
+  // [dlv2] Bottleneck: the stride sits on conv1 (1x1); conv2 is 3x3 with
+  // padding = dilation. [tv] puts the stride on conv2 instead.
+  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(inplanes, planes, 1)
+                                                  .stride(stride_in_1x1 ? stride : 1)
+                                                  .bias(false)));
+  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(planes, planes, 3)
+                                                  .stride(stride_in_1x1 ? 1 : stride)
+                                                  .padding(dilation)
+                                                  .dilation(dilation)
+                                                  .bias(false)));
+  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  conv3 = register_module("conv3", nn::Conv2d(nn::Conv2dOptions(planes, planes * kExpansion, 1).bias(false)));
+  bn3 = register_module("bn3", nn::BatchNorm2d(planes * kExpansion));
+  if (with_downsample) {
+    downsample = register_module(
+        "downsample",
+        nn::Sequential(nn::Conv2d(nn::Conv2dOptions(inplanes, planes * kExpansion, 1).stride(stride).bias(false)),
+                       nn::BatchNorm2d(planes * kExpansion)));
+  }
+}
+
+torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
+  auto out = torch::relu(bn1->forward(conv1->forward(x)));
+  out = torch::relu(bn2->forward(conv2->forward(out)));
+  out = bn3->forward(conv3->forward(out));
+  out = out + (downsample ? downsample->forward(x) : x);
+  return torch::relu(out);
+}
+
+ResNetTrunk::ResNetTrunk(torch::nn::Module& owner, const ResNetConfig& cfg) : cfg_(cfg) {
+  namespace nn = torch::nn;
+  // [dlv2] stem: 7x7/2 conv without bias, BN, ReLU, 3x3/2 max pool (ceil mode).
+  conv1_ = owner.register_module("conv1", nn::Conv2d(nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
+  bn1_ = owner.register_module("bn1", nn::BatchNorm2d(64));
+  int64_t inplanes = 64;
+  const std::array<int64_t, 4> planes{64, 128, 256, 512};
+  for (int l = 0; l < 4; ++l) {
+    nn::Sequential seq;
+    const int64_t stride = cfg.strides[l], dilation = cfg.dilations[l];
+    // [dlv2] _make_layer: the first block gets a downsample when the stride or
+    // width changes, or the layer is dilated (2 or 4).
+    const bool ds = stride != 1 || inplanes != planes[l] * BottleneckImpl::kExpansion || dilation == 2 ||
+                    dilation == 4;
+    seq->push_back(Bottleneck(inplanes, planes[l], stride, dilation, ds, cfg.stride_in_1x1));
+    inplanes = planes[l] * BottleneckImpl::kExpansion;
+    for (int64_t b = 1; b < cfg.layers[l]; ++b)
+      seq->push_back(Bottleneck(inplanes, planes[l], 1, dilation, false, cfg.stride_in_1x1));
+    layers_[l] = owner.register_module("layer" + std::to_string(l + 1), seq);
+  }
+  if (cfg.freeze_bn) {
+    // [dlv2] every BatchNorm's affine parameters have requires_grad = False.
+    for (auto& m : owner.modules(/*include_self=*/false))
+      if (auto* bn = m->as<nn::BatchNorm2dImpl>())
+        for (auto& p : bn->parameters()) p.set_requires_grad(false);
+  }
+}
+
+torch::Tensor ResNetTrunk::stem(const torch::Tensor& x) {
+  auto y = torch::relu(bn1_->forward(conv1_->forward(x)));
+  return torch::max_pool2d(y, {3, 3}, {2, 2}, {1, 1}, {1, 1}, cfg_.ceil_mode);
+}
+
+torch::Tensor ResNetTrunk::layer(int i, const torch::Tensor& x) { return layers_.at(i - 1)->forward(x); }
+
+std::vector<torch::Tensor> ResNetTrunk::forward(const torch::Tensor& x) {
+  std::vector<torch::Tensor> outs;
+  auto y = stem(x);
+  for (int i = 1; i <= 4; ++i) outs.push_back(y = layer(i, y));
+  return outs;
+}
+
+ClassifierModuleImpl::ClassifierModuleImpl(int64_t in, const std::vector<int64_t>& dilations, int64_t num_classes) {
+  // [dlv2] ClassifierModule: 3x3 convs with bias, padding = dilation, weights
+  // initialised N(0, 0.01).
+  for (auto d : dilations) {
+    auto conv = torch::nn::Conv2d(
+        torch::nn::Conv2dOptions(in, num_classes, 3).padding(d).dilation(d).bias(true));
+    torch::NoGradGuard g;
+    conv->weight.normal_(0, 0.01);
+    conv2d_list_->push_back(conv);
+  }
+  register_module("conv2d_list", conv2d_list_);
+}
+
+torch::Tensor ClassifierModuleImpl::forward(const torch::Tensor& x) {
+  // [dlv2] the sum of all branches (out = conv0(x); out += conv_i(x)).
+  torch::Tensor out;
+  for (const auto& m : *conv2d_list_) {
+    auto y = m->as<torch::nn::Conv2dImpl>()->forward(x);
+    out = out.defined() ? out + y : y;
+  }
+  return out;
+}
+
+DeepLabV2Impl::DeepLabV2Impl(const DeepLabV2Config& cfg, const SegmentorOptions& opt)
+    : SegmentorImpl(opt), cfg_(cfg) {
+  num_classes_ = cfg.num_classes;
+  trunk_ = ResNetTrunk(*this, cfg.resnet);
+  // [dlv2] ResNetMulti registers layer5 (if multi_level) before layer6.
+  if (cfg.multi_level)
+    layer5_ = register_module("layer5", ClassifierModule(ResNetTrunk::kOutChannels[2], cfg.dilations, cfg.num_classes));
+  layer6_ = register_module("layer6", ClassifierModule(ResNetTrunk::kOutChannels[3], cfg.dilations, cfg.num_classes));
+}
+
+SegmentorOutput DeepLabV2Impl::forward(const torch::Tensor& images) {
+  SegmentorOutput out;
+  auto x = trunk_.stem(images);
+  x = trunk_.layer(1, x);
+  out.features.push_back(x);
+  x = trunk_.layer(2, x);
+  out.features.push_back(x);
+  x = trunk_.layer(3, x);
+  out.features.push_back(x);
+  if (layer5_) out.aux = layer5_->forward(x);  // [dlv2] on layer3 features
+  x = trunk_.layer(4, x);
+  out.features.push_back(x);
+  out.logits = layer6_->forward(x);
+  return out;
+}
+
+std::vector<torch::Tensor> DeepLabV2Impl::extract_features(const torch::Tensor& images) {
+  return trunk_.forward(images);
+}
+
+std::vector<torch::Tensor> DeepLabV2Impl::head_parameters() {
+  std::vector<torch::Tensor> ps;
+  for (auto* m : {layer5_.get(), layer6_.get()})
+    if (m)
+      for (auto& p : m->parameters()) ps.push_back(p);
+  return ps;
+}
+
+std::vector<torch::Tensor> DeepLabV2Impl::backbone_parameters() {
+  std::vector<torch::Tensor> ps;
+  for (const auto& item : named_parameters())
+    if (item.key().rfind("layer5.", 0) != 0 && item.key().rfind("layer6.", 0) != 0) ps.push_back(item.value());
+  return ps;
+}
+
+}  // namespace uda::models

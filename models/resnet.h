@@ -1,0 +1,69 @@
+// ResNet-50/101 with torchvision key names (conv1, bn1, layer1..layer4 of
+// Bottleneck blocks with conv1..3, bn1..3, downsample.{0,1}), in the two
+// variants uda needs:
+//  - torchvision (torchvision/models/resnet.py): stride on the 3x3 conv
+//    (ResNet v1.5), max pool without ceil mode;
+//  - DeepLabV2 as in ADVENT (advent/model/deeplabv2.py, 3e58d45): stride on
+//    the first 1x1 conv, layer3/layer4 dilated 2/4 with stride 1 (output
+//    stride 8), ceil-mode max pool, BatchNorm parameters frozen.
+#pragma once
+
+#include <array>
+#include <string>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+
+namespace uda::models {
+
+struct ResNetConfig {
+  std::array<int64_t, 4> layers{3, 4, 23, 3};  // 50: 3,4,6,3; 101: 3,4,23,3
+  bool stride_in_1x1 = true;                    // ADVENT/Caffe style; false = torchvision
+  std::array<int64_t, 4> strides{1, 2, 1, 1};   // of layer1..layer4
+  std::array<int64_t, 4> dilations{1, 1, 2, 4};
+  bool ceil_mode = true;                        // stem max pool
+  bool freeze_bn = true;                        // BN affine parameters requires_grad = false
+};
+
+// The ResNet settings of "resnet50"/"resnet101" as DeepLabV2 backbones
+// (ADVENT) or as torchvision classifiers (`deeplab` false).
+ResNetConfig resnet_config(const std::string& name, bool deeplab = true);
+bool is_resnet_name(const std::string& name);
+
+class BottleneckImpl : public torch::nn::Module {
+ public:
+  BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, int64_t dilation, bool downsample,
+                 bool stride_in_1x1);
+  torch::Tensor forward(const torch::Tensor& x);
+  static constexpr int64_t kExpansion = 4;
+
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(Bottleneck);
+
+// The trunk: registers conv1, bn1, layer1..layer4 on the module that owns it
+// (so a DeepLabV2 keeps ADVENT's flat keys).
+class ResNetTrunk {
+ public:
+  ResNetTrunk() = default;
+  ResNetTrunk(torch::nn::Module& owner, const ResNetConfig& cfg);
+  // Stem (conv1, bn1, relu, max pool).
+  torch::Tensor stem(const torch::Tensor& x);
+  torch::Tensor layer(int i, const torch::Tensor& x);  // i in 1..4
+  // The four stage maps after layer1..layer4.
+  std::vector<torch::Tensor> forward(const torch::Tensor& x);
+  static constexpr std::array<int64_t, 4> kOutChannels{256, 512, 1024, 2048};
+
+ private:
+  ResNetConfig cfg_;
+  torch::nn::Conv2d conv1_{nullptr};
+  torch::nn::BatchNorm2d bn1_{nullptr};
+  std::array<torch::nn::Sequential, 4> layers_{torch::nn::Sequential{nullptr}, torch::nn::Sequential{nullptr},
+                                               torch::nn::Sequential{nullptr}, torch::nn::Sequential{nullptr}};
+};
+
+}  // namespace uda::models
