@@ -4,7 +4,7 @@
 // and zero its pages again (measured: ~45% of loader time). Process-wide,
 // so the program (the worker, the benchmark) calls it once at start-up; the
 // library never does it behind the caller's back. Equivalent to
-// GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...:glibc.malloc.trim_threshold=...
+// GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912
 #pragma once
 
 namespace uda::data::pipeline {
