@@ -15,7 +15,7 @@ namespace {
 class PthFixture : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (storage_test::python_with_torch().empty()) GTEST_SKIP() << "python3 with torch not available";
+    if (!storage_test::parity_weights_available()) GTEST_SKIP() << "python3 with torch not available";
   }
 };
 
@@ -57,7 +57,7 @@ INSTANTIATE_TEST_SUITE_P(Parity, PthFixture,
                          ::testing::Values("daformer_mitb0", "mit_b0_imagenet", "deeplabv2_r101", "fc_discriminator"));
 
 TEST(PthFixtureLayout, DaformerCheckpointMetaAndPrefixes) {
-  if (storage_test::python_with_torch().empty()) GTEST_SKIP();
+  if (!storage_test::parity_weights_available()) GTEST_SKIP();
   const std::string dir = storage_test::parity_weights_dir();
   PyValuePtr root = read_pth(dir + "/daformer_mitb0.pth");
   ASSERT_EQ(root->dict.size(), 2u);

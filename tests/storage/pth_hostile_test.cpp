@@ -140,7 +140,7 @@ TEST(PthHostile, RecursionBombsAndCyclesAreRefused) {
 }
 
 TEST(PthHostile, TruncatedAndCorruptArchivesAreRefused) {
-  if (storage_test::python_with_torch().empty()) GTEST_SKIP();
+  if (!storage_test::parity_weights_available()) GTEST_SKIP();
   uda::test::TempDir dir;
   std::string good = storage_test::parity_weights_dir() + "/fc_discriminator.pth";
   std::string bytes = uda::test::read_text(good);

@@ -33,6 +33,12 @@ int run_python(const std::string& script, const std::vector<std::string>& args, 
   return r.exit_code;
 }
 
+bool parity_weights_available() {
+  namespace fs = std::filesystem;
+  fs::path stamp = fs::canonical("/proc/self/exe").parent_path() / "parity-weights" / ".verified";
+  return fs::exists(stamp) || !python_with_torch().empty();
+}
+
 std::string parity_dir() {
   const char* env = std::getenv("UDA_PARITY_DIR");
   return env && *env ? env : UDA_PARITY_DIR_DEFAULT;
@@ -45,7 +51,10 @@ std::string parity_weights_dir() {
   fs::path out = build / "parity-weights";
   fs::create_directories(out);
   static bool done = false;
-  if (done) return out.string();
+  // A stamp written after a successful rebuild/verification: later test
+  // processes skip starting Python (importing torch takes seconds).
+  fs::path stamp = out / ".verified";
+  if (done || fs::exists(stamp)) return out.string();
   int fd = ::open((out / ".lock").c_str(), O_RDWR | O_CREAT, 0644);
   if (fd < 0 || ::flock(fd, LOCK_EX) != 0) throw std::runtime_error("cannot lock " + out.string());
   auto r = uda::test::run_command({python_with_torch(), std::string(UDA_SOURCE_DIR) + "/scripts/rebuild_parity_weights.py",
@@ -53,6 +62,7 @@ std::string parity_weights_dir() {
   ::flock(fd, LOCK_UN);
   ::close(fd);
   if (r.exit_code != 0) throw std::runtime_error("rebuild_parity_weights.py failed: " + r.err + r.out);
+  uda::test::write_text(stamp.string(), r.out);
   done = true;
   return out.string();
 }

@@ -16,6 +16,9 @@ std::string parity_dir();
 // <build>/parity-weights with the four .pth files, rebuilt by
 // scripts/rebuild_parity_weights.py on first use (file lock: concurrent
 // test processes wait for one rebuild). Throws when the rebuild fails.
+// A stamp file marks a verified folder (delete it to force a re-check).
 std::string parity_weights_dir();
+// Whether parity_weights_dir() can succeed (already built, or Python with torch present).
+bool parity_weights_available();
 
 }  // namespace uda::storage_test
