@@ -139,9 +139,13 @@ class MiTBlockImpl;
 // forward runs without a graph; backward recomputes the block with grad
 // enabled and back-propagates through it, which also accumulates the block's
 // parameter gradients. Drop-path masks are drawn before and reused.
+// The drop-path masks travel as a non-tensor argument: autograd::Function
+// rejects undefined tensors among its inputs, and the masks need no gradient.
+using DropMasks = std::pair<Tensor, Tensor>;
+
 struct BlockCheckpointFn : public torch::autograd::Function<BlockCheckpointFn> {
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, Tensor x,
-                                                MiTBlockImpl* blk, int64_t H, int64_t W, Tensor m1, Tensor m2);
+                                                MiTBlockImpl* blk, int64_t H, int64_t W, DropMasks masks);
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_out);
 };
@@ -162,7 +166,7 @@ class MiTBlockImpl : public torch::nn::Module {
     auto m1 = drop_path_mask(x, drop_path_, is_training());
     auto m2 = drop_path_mask(x, drop_path_, is_training());
     if (checkpoint_ && is_training() && torch::GradMode::is_enabled())
-      return BlockCheckpointFn::apply(x, this, H, W, m1, m2)[0];
+      return BlockCheckpointFn::apply(x, this, H, W, DropMasks{m1, m2})[0];
     return body(x, H, W, m1, m2);
   }
 
@@ -181,8 +185,9 @@ class MiTBlockImpl : public torch::nn::Module {
 };
 
 torch::autograd::variable_list BlockCheckpointFn::forward(torch::autograd::AutogradContext* ctx, Tensor x,
-                                                          MiTBlockImpl* blk, int64_t H, int64_t W, Tensor m1,
-                                                          Tensor m2) {
+                                                          MiTBlockImpl* blk, int64_t H, int64_t W,
+                                                          DropMasks masks) {
+  const auto& [m1, m2] = masks;
   ctx->save_for_backward({x});
   ctx->saved_data["blk"] = reinterpret_cast<int64_t>(blk);
   ctx->saved_data["H"] = H;
@@ -199,11 +204,14 @@ torch::autograd::variable_list BlockCheckpointFn::backward(torch::autograd::Auto
   Tensor y;
   {
     torch::AutoGradMode enable(true);
-    y = blk->body(x, ctx->saved_data["H"].toInt(), ctx->saved_data["W"].toInt(), ctx->saved_data["m1"].toTensor(),
-                  ctx->saved_data["m2"].toTensor());
+    auto mask = [&](const char* k) {
+      const auto& v = ctx->saved_data[k];
+      return v.isTensor() ? v.toTensor() : Tensor();
+    };
+    y = blk->body(x, ctx->saved_data["H"].toInt(), ctx->saved_data["W"].toInt(), mask("m1"), mask("m2"));
   }
   torch::autograd::backward({y}, {grad_out[0]});
-  return {x.grad(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
+  return {x.grad(), Tensor(), Tensor(), Tensor(), Tensor()};
 }
 
 }  // namespace detail
