@@ -192,3 +192,31 @@ TEST(Models, NormalisationConventions) {
 
 }  // namespace
 }  // namespace uda::models
+
+namespace uda::models {
+namespace {
+
+TEST(Models, SegFormerHeadKeysAndShape) {
+  ModelSpec s;
+  s.backbone = "mit_b0";
+  s.head = "segformer";
+  s.embed_dims = 64;
+  s.channels = 128;
+  s.num_classes = 3;
+  auto net = build_segmentor(s);
+  net->eval();
+  std::set<std::string> keys;
+  for (const auto& [k, v] : state_dict(*net)) keys.insert(k);
+  // mmseg segformer_head.py names; conv_seg comes from BaseDecodeHead (unused).
+  for (const char* k : {"decode_head.linear_c.0.proj.weight", "decode_head.linear_c.3.proj.bias",
+                        "decode_head.linear_fuse.conv.weight", "decode_head.linear_fuse.bn.running_mean",
+                        "decode_head.linear_pred.weight", "decode_head.conv_seg.weight"})
+    EXPECT_TRUE(keys.count(k)) << k;
+  EXPECT_FALSE(keys.count("decode_head.linear_fuse.conv.bias"));  // ConvModule with BN: no bias
+  torch::NoGradGuard g;
+  EXPECT_EQ(net->forward(torch::randn({1, 3, 64, 96})).logits.sizes(), (std::vector<int64_t>{1, 3, 16, 24}));
+  EXPECT_EQ(net->predict(torch::randn({1, 3, 64, 96})).sizes(), (std::vector<int64_t>{1, 3, 64, 96}));
+}
+
+}  // namespace
+}  // namespace uda::models
