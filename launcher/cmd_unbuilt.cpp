@@ -4,10 +4,6 @@
 
 namespace uda::cli {
 
-void add_convert_command(CLI::App& app) { add_unbuilt_command(app, "convert", "Convert a raw dataset tree to sharded HDF5 with class statistics"); }
-void add_stats_command(CLI::App& app) { add_unbuilt_command(app, "stats", "Print the class statistics of a converted dataset"); }
-void add_train_command(CLI::App& app) { add_unbuilt_command(app, "train", "Launch data-parallel training"); }
-void add_worker_command(CLI::App& app) { add_unbuilt_command(app, "worker", "Run one training rank (started by `uda train`)"); }
 void add_eval_command(CLI::App& app) { add_unbuilt_command(app, "eval", "Evaluate a checkpoint (mIoU, accuracy)"); }
 void add_infer_command(CLI::App& app) { add_unbuilt_command(app, "infer", "Predict segmentation masks for images"); }
 void add_export_command(CLI::App& app) { add_unbuilt_command(app, "export", "Export a checkpoint as a PyTorch state dict"); }

@@ -1,0 +1,78 @@
+// source_only: supervised training on the labelled source domain (the
+// baseline every adaptation method is compared with; DomainBed's ERM).
+#include "algos/algorithm.h"
+#include "algos/seg_loss.h"
+#include "core/config.h"
+#include "core/schema.h"
+#include "models/builder.h"
+#include "worker/train_context.h"
+
+#include <torch/torch.h>
+
+namespace uda::algos {
+
+namespace {
+const config::KeyRegistrar kKeys({
+    {"algorithm.aux_loss_weight", config::Type::Number, 0.1,
+     "Weight of the auxiliary (layer5) segmentation loss of multi-level heads (ADVENT: 0.1)."},
+});
+
+worker::NamedParameters named_params(torch::nn::Module& m) {
+  worker::NamedParameters out;
+  for (const auto& p : m.named_parameters(true)) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
+class SourceOnly : public Algorithm {
+ public:
+  void setup(worker::TrainContext& ctx) override {
+    net_ = models::build_segmentor(ctx.config());
+    net_->to(ctx.device());
+    ctx.track_module("model", net_);
+    auto params = named_params(*net_);
+    opt_ = &ctx.add_optimizer("model", ctx.config().json()["optimizer"], params);
+    std::vector<at::Tensor> ps;
+    for (auto& kv : params) ps.push_back(kv.second);
+    reducer_ = &ctx.add_reducer("model", ps);
+    aux_weight_ = ctx.config().get<double>("algorithm.aux_loss_weight");
+    align_ = net_->options().align_corners;
+  }
+
+  Scalars train_step(const Batch& batch, worker::TrainContext& ctx) override {
+    net_->train();
+    opt_->zero_grad();
+    auto out = net_->forward(batch.source.images);
+    auto loss_main = seg_cross_entropy(out.logits, batch.source.labels, align_);
+    auto loss = loss_main;
+    Scalars s{{"loss_seg", loss_main.item<double>()}};
+    if (out.aux.defined()) {
+      auto loss_aux = seg_cross_entropy(out.aux, batch.source.labels, align_);
+      loss = loss + aux_weight_ * loss_aux;
+      s.emplace_back("loss_seg_aux", loss_aux.item<double>());
+    }
+    if (!ctx.check_loss("loss_seg", loss)) return s;
+    reducer_->arm();
+    loss.backward();
+    reducer_->finalize();
+    opt_->clip_gradients();
+    opt_->step();
+    return s;
+  }
+
+  at::Tensor predict(const at::Tensor& images) override {
+    net_->eval();
+    return net_->predict(images);
+  }
+
+ private:
+  models::Segmentor net_;
+  worker::OptimizerBundle* opt_ = nullptr;
+  comm::GradReducer* reducer_ = nullptr;
+  double aux_weight_ = 0.1;
+  bool align_ = false;
+};
+
+const AlgorithmRegistrar kRegister("source_only", [] { return std::make_unique<SourceOnly>(); });
+
+}  // namespace
+}  // namespace uda::algos

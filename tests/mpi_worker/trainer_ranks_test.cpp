@@ -1,0 +1,144 @@
+// Run under `mpirun -np 2`. The product promise of docs/SCALING.md: two
+// ranks with per-rank batch b follow the same parameter trajectory as one
+// rank with batch 2b (for a model without batch statistics).
+#include "comm/communicator.h"
+#include "comm/mpi_communicator.h"
+#include "comm/mpi_runtime.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "tests/support/test_support.h"
+#include "tests/worker_support/toy_algorithm.h"
+#include "worker/preemption.h"
+#include "worker/trainer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <csignal>
+
+namespace {
+
+uda::config::Config toy_config(int batch, int iters, const std::string& algo = "test_toy") {
+  return uda::config::from_json({{"algorithm", {{"name", algo}}},
+                                 {"train", {{"max_iters", iters}, {"seed", 7}, {"log_interval", 2},
+                                            {"eval_interval", 0}, {"checkpoint_interval", 0}}},
+                                 {"data", {{"batch_per_rank", batch}}},
+                                 {"optimizer", {{"type", "adamw"}, {"lr", 1e-2}, {"weight_decay", 0.01}}},
+                                 {"schedule", {{"policy", "poly"}, {"power", 1.0}}}},
+                                "test");
+}
+
+std::vector<at::Tensor> run(uda::comm::Communicator& comm, const uda::config::Config& cfg, int batch,
+                            const std::string& dir, uda::worker::TrainResult* result = nullptr) {
+  uda::worker::Trainer t(cfg, comm, torch::kCPU, dir);
+  t.setup(std::make_unique<uda::test::SyntheticSource>(comm.rank(), comm.size(), batch),
+          std::make_unique<uda::test::SyntheticEval>(comm.rank(), comm.size()), nullptr);
+  auto r = t.run();
+  if (result) *result = r;
+  std::vector<at::Tensor> params;
+  for (auto& kv : t.context().modules())
+    for (auto& p : kv.second->parameters()) params.push_back(p.detach().clone());
+  return params;
+}
+
+}  // namespace
+
+TEST(TrainerRanks, TwoRanksOfBEqualOneRankOf2B) {
+  uda::test::register_toy_algorithms();
+  auto world = uda::comm::make_communicator(uda::comm::Backend::Mpi);
+  ASSERT_EQ(world->size(), 2);
+  uda::test::TempDir d;
+  uda::worker::TrainResult r2;
+  auto two = run(*world, toy_config(1, 6), 1, d.path(), &r2);
+  EXPECT_EQ(r2.iterations_done, 6);
+  ASSERT_FALSE(r2.last_eval.is_null());
+  EXPECT_EQ(r2.last_eval["per_class_iou"].size(), 4u);
+  uda::comm::MpiCommunicator self(MPI_COMM_SELF);
+  auto one = run(self, toy_config(2, 6), 2, d.path());
+  ASSERT_EQ(one.size(), two.size());
+  for (size_t i = 0; i < one.size(); ++i)
+    EXPECT_TRUE(torch::allclose(one[i], two[i], 1e-5, 1e-6))
+        << "param " << i << " max diff " << (one[i] - two[i]).abs().max().item<double>();
+  // and training moved the parameters
+  uda::comm::MpiCommunicator self2(MPI_COMM_SELF);
+  auto short_run = run(self2, toy_config(2, 1), 2, d.path());
+  EXPECT_FALSE(torch::allclose(one[0], short_run[0]));
+}
+
+TEST(TrainerRanks, NonFiniteLossStopsAllRanksWithTheLossName) {
+  uda::test::register_toy_algorithms();
+  auto world = uda::comm::make_communicator(uda::comm::Backend::Mpi);
+  uda::test::TempDir d;
+  try {
+    run(*world, toy_config(1, 5, "test_nan"), 1, d.path());
+    FAIL() << "expected a UserError";
+  } catch (const uda::UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("non-finite loss 'loss_seg' at iteration 2"), std::string::npos) << e.what();
+  }
+  auto cfg = uda::config::from_json({{"algorithm", {{"name", "test_nan"}}},
+                                     {"train", {{"max_iters", 5}, {"nan_policy", "skip"}, {"eval_interval", 0},
+                                                {"checkpoint_interval", 0}}},
+                                     {"data", {{"batch_per_rank", 1}}}},
+                                    "test");
+  uda::worker::Trainer t(cfg, *world, torch::kCPU, d.path());
+  t.setup(std::make_unique<uda::test::SyntheticSource>(world->rank(), world->size(), 1), nullptr, nullptr);
+  auto r = t.run();
+  EXPECT_EQ(r.iterations_done, 5);
+  EXPECT_EQ(t.context().skipped_steps(), 1);
+}
+
+namespace {
+struct RecordingCheckpointer : uda::worker::Checkpointer {
+  std::vector<std::pair<int64_t, bool>> saves;
+  void save(uda::worker::TrainContext&, uda::worker::BatchSource&, int64_t next_iter, const nlohmann::json&,
+            bool wait) override {
+    saves.emplace_back(next_iter, wait);
+  }
+  std::optional<std::pair<int64_t, nlohmann::json>> restore(uda::worker::TrainContext&,
+                                                            uda::worker::BatchSource&) override {
+    return std::nullopt;
+  }
+  void wait() override {}
+};
+
+// Raises the preemption signal on rank 1 only, during iteration 3.
+class SignallingSource : public uda::test::SyntheticSource {
+ public:
+  using SyntheticSource::SyntheticSource;
+  int rank = 0;
+  uda::algos::Batch next(int64_t iter) override {
+    if (iter == 3 && rank == 1) std::raise(SIGUSR2);
+    return SyntheticSource::next(iter);
+  }
+};
+}  // namespace
+
+TEST(TrainerRanks, PreemptionSignalOnOneRankCheckpointsEverywhereAndStops) {
+  uda::test::register_toy_algorithms();
+  auto world = uda::comm::make_communicator(uda::comm::Backend::Mpi);
+  uda::test::TempDir d;
+  auto cfg = toy_config(1, 10);
+  uda::worker::Trainer t(cfg, *world, torch::kCPU, d.path());
+  auto ck = std::make_unique<RecordingCheckpointer>();
+  auto* rec = ck.get();
+  auto src = std::make_unique<SignallingSource>(world->rank(), world->size(), 1);
+  src->rank = world->rank();
+  t.setup(std::move(src), nullptr, std::move(ck));
+  auto r = t.run();
+  EXPECT_TRUE(r.preempted);
+  EXPECT_EQ(r.iterations_done, 4);
+  ASSERT_EQ(rec->saves.size(), 1u);
+  EXPECT_EQ(rec->saves[0].first, 4);
+  EXPECT_TRUE(rec->saves[0].second) << "a preemption checkpoint must be waited for";
+  uda::worker::reset_preemption();
+}
+
+int main(int argc, char** argv) {
+  uda::comm::ensure_mpi();
+  ::testing::InitGoogleTest(&argc, argv);
+  torch::set_num_threads(1);
+  int rc = RUN_ALL_TESTS();
+  int worst = 0;
+  MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  return worst;
+}

@@ -1,0 +1,98 @@
+#include "tests/worker_support/toy_algorithm.h"
+
+#include "algos/algorithm.h"
+#include "algos/seg_loss.h"
+#include "core/config.h"
+#include "worker/train_context.h"
+
+#include <torch/torch.h>
+
+namespace uda::test {
+
+namespace {
+
+at::Tensor slot_images(int64_t slot, int size) {
+  auto g = at::make_generator<at::CPUGeneratorImpl>(1000 + slot);
+  return torch::randn({3, size, size}, g, torch::TensorOptions());
+}
+
+at::Tensor slot_labels(int64_t slot, int size, int classes) {
+  auto g = at::make_generator<at::CPUGeneratorImpl>(5000 + slot);
+  return torch::randint(classes, {size, size}, g, torch::TensorOptions().dtype(torch::kLong));
+}
+
+struct ToyNet : torch::nn::Module {
+  ToyNet() {
+    c1 = register_module("c1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 8, 3).padding(1)));
+    c2 = register_module("c2", torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 4, 1)));
+  }
+  at::Tensor forward(const at::Tensor& x) { return c2(torch::relu(c1(x))); }
+  torch::nn::Conv2d c1{nullptr}, c2{nullptr};
+};
+
+class ToyAlgorithm : public algos::Algorithm {
+ public:
+  explicit ToyAlgorithm(bool nan) : nan_(nan) {}
+  void setup(worker::TrainContext& ctx) override {
+    net_ = std::make_shared<ToyNet>();
+    ctx.track_module("model", net_);
+    worker::NamedParameters np;
+    std::vector<at::Tensor> ps;
+    for (auto& p : net_->named_parameters()) np.emplace_back(p.key(), p.value()), ps.push_back(p.value());
+    opt_ = &ctx.add_optimizer("model", ctx.config().json()["optimizer"], np);
+    reducer_ = &ctx.add_reducer("model", ps);
+  }
+  algos::Scalars train_step(const algos::Batch& b, worker::TrainContext& ctx) override {
+    opt_->zero_grad();
+    auto loss = algos::seg_cross_entropy(net_->forward(b.source.images), b.source.labels);
+    if (nan_ && ctx.iter() == 2) loss = loss * std::numeric_limits<float>::quiet_NaN();
+    if (!ctx.check_loss("loss_seg", loss)) return {{"loss_seg", loss.item<double>()}};
+    reducer_->arm();
+    loss.backward();
+    reducer_->finalize();
+    opt_->step();
+    return {{"loss_seg", loss.item<double>()}};
+  }
+  at::Tensor predict(const at::Tensor& images) override { return net_->forward(images); }
+
+ private:
+  bool nan_;
+  std::shared_ptr<ToyNet> net_;
+  worker::OptimizerBundle* opt_ = nullptr;
+  comm::GradReducer* reducer_ = nullptr;
+};
+
+}  // namespace
+
+algos::Batch SyntheticSource::next(int64_t iter) {
+  if (iter != next_) throw std::logic_error("SyntheticSource: iterations must be consecutive");
+  ++next_;
+  std::vector<at::Tensor> imgs, labels;
+  std::vector<int64_t> slots;
+  for (int j = 0; j < batch_; ++j) {
+    const int64_t slot = iter * world_ * batch_ + int64_t{rank_} * batch_ + j;
+    imgs.push_back(slot_images(slot, size_));
+    labels.push_back(slot_labels(slot, size_, classes_));
+    slots.push_back(slot);
+  }
+  algos::Batch b;
+  b.source.images = torch::stack(imgs);
+  b.source.labels = torch::stack(labels);
+  b.source.indices = torch::tensor(slots, torch::kLong);
+  return b;
+}
+
+bool SyntheticEval::next(at::Tensor& images, at::Tensor& labels) {
+  if (pos_ >= 6) return false;
+  images = slot_images(100000 + pos_, 8).unsqueeze(0);
+  labels = slot_labels(100000 + pos_, 8, 4).unsqueeze(0);
+  pos_ += world_;
+  return true;
+}
+
+void register_toy_algorithms() {
+  static const algos::AlgorithmRegistrar a("test_toy", [] { return std::make_unique<ToyAlgorithm>(false); });
+  static const algos::AlgorithmRegistrar b("test_nan", [] { return std::make_unique<ToyAlgorithm>(true); });
+}
+
+}  // namespace uda::test

@@ -1,0 +1,187 @@
+#include "worker/data_streams.h"
+
+#include "core/config.h"
+#include "core/error.h"
+#include "data/dataset.h"
+#include "data/pipeline/loader_config.h"
+
+#include <torch/torch.h>
+
+namespace uda::worker {
+
+namespace {
+
+using data::pipeline::HostBatch;
+using data::pipeline::Loader;
+
+std::string path_of(const config::Config& cfg, const std::string& stream) {
+  const std::string key = "data." + stream + ".path";
+  return cfg.has(key) ? cfg.get<std::string>(key) : "";
+}
+
+std::shared_ptr<data::Dataset> open_checked(const config::Config& cfg, const std::string& stream,
+                                            const std::string& path) {
+  auto ds = data::Dataset::open(path);
+  const int64_t classes = cfg.get<int64_t>("model.num_classes");
+  if (static_cast<int64_t>(ds->num_classes()) != classes)
+    throw UserError("dataset has " + std::to_string(ds->num_classes()) + " classes but model.num_classes is " +
+                        std::to_string(classes),
+                    path + " (data." + stream + ".path)",
+                    "set model.num_classes=" + std::to_string(ds->num_classes()) + " or use a matching dataset");
+  return ds;
+}
+
+// Wraps a host batch without copying; the tensors keep the buffers alive.
+algos::DomainBatch to_device(const HostBatch& b, int rank, int world, c10::Device device, bool labelled) {
+  algos::DomainBatch out;
+  auto keep_images = b.images;
+  out.images = torch::from_blob(
+      b.images.get(), {b.size, 3, b.height, b.width}, [keep_images](void*) {}, torch::kFloat);
+  if (labelled && b.label_height > 0) {
+    auto keep_labels = b.labels;
+    out.labels = torch::from_blob(
+                     b.labels.get(), {b.size, b.label_height, b.label_width}, [keep_labels](void*) {}, torch::kUInt8)
+                     .to(torch::kLong);
+  } else if (labelled && !b.class_labels.empty() && b.class_labels[0] >= 0) {
+    out.labels = torch::tensor(b.class_labels, torch::kLong);
+  }
+  // Global slot of each sample (rank r's j-th sample is slot j*W + r).
+  std::vector<int64_t> slots(b.size);
+  const int64_t global = int64_t{world} * b.size;
+  for (int j = 0; j < b.size; ++j) slots[j] = b.step * global + int64_t{j} * world + rank;
+  out.indices = torch::tensor(slots, torch::kLong);
+  if (device != torch::kCPU) {
+    out.images = out.images.to(device, /*non_blocking=*/true);
+    if (out.labels.defined()) out.labels = out.labels.to(device, true);
+  } else {
+    out.images = out.images.clone();  // own the memory: the loader reuses nothing, but be explicit
+  }
+  return out;
+}
+
+class TrainStreams : public BatchSource {
+ public:
+  TrainStreams(const config::Config& cfg, int rank, int world, c10::Device device)
+      : rank_(rank), world_(world), device_(device) {
+    auto src = open_checked(cfg, "source", cfg.require("data.source.path").get<std::string>());
+    source_stats_ = src;
+    if (cfg.get<bool>("data.source.per_domain_batches")) {
+      domains_ = data::pipeline::make_domain_loaders(cfg, "source", src, src->class_stats(), rank, world);
+    } else {
+      source_ = data::pipeline::make_loader(cfg, "source", src, &src->class_stats(), rank, world);
+    }
+    const std::string tpath = path_of(cfg, "target");
+    if (!tpath.empty()) {
+      auto tgt = open_checked(cfg, "target", tpath);
+      if (tgt->class_names() != src->class_names())
+        throw UserError("source and target datasets have different class lists", tpath,
+                        "convert both with the same label set");
+      target_ = data::pipeline::make_loader(cfg, "target", tgt, &tgt->class_stats(), rank, world);
+    }
+  }
+
+  algos::Batch next(int64_t iter) override {
+    algos::Batch b;
+    if (source_) b.source = take(*source_, true, iter);
+    for (auto& d : domains_) b.domains.push_back(take(*d, true, iter));
+    // The target is unlabelled in UDA: its labels are never handed over.
+    if (target_) b.target = take(*target_, false, iter);
+    return b;
+  }
+
+  nlohmann::json state() const override {
+    nlohmann::json j;
+    if (source_) j["source"] = source_->state().to_json();
+    if (target_) j["target"] = target_->state().to_json();
+    for (size_t i = 0; i < domains_.size(); ++i) j["domains"].push_back(domains_[i]->state().to_json());
+    return j;
+  }
+
+  void restore(const nlohmann::json& j) override {
+    using data::pipeline::SamplerState;
+    if (source_ && j.contains("source")) source_->restore(SamplerState::from_json(j["source"]));
+    if (target_ && j.contains("target")) target_->restore(SamplerState::from_json(j["target"]));
+    for (size_t i = 0; i < domains_.size() && j.contains("domains"); ++i)
+      domains_[i]->restore(SamplerState::from_json(j["domains"][i]));
+  }
+
+ private:
+  algos::DomainBatch take(Loader& l, bool labelled, int64_t iter) {
+    auto hb = l.next();
+    if (!hb) throw std::logic_error("training loader '" + l.options().name + "' ended");
+    if (hb->step != iter)
+      throw std::logic_error("loader '" + l.options().name + "' is at step " + std::to_string(hb->step) +
+                             ", trainer at " + std::to_string(iter));
+    return to_device(*hb, rank_, world_, device_, labelled);
+  }
+
+  int rank_, world_;
+  c10::Device device_;
+  std::shared_ptr<data::Dataset> source_stats_;
+  std::unique_ptr<Loader> source_, target_;
+  std::vector<std::unique_ptr<Loader>> domains_;
+};
+
+class ValStream : public EvalSource {
+ public:
+  ValStream(const config::Config& cfg, const std::string& path, int rank, int world, c10::Device device)
+      : device_(device) {
+    ds_ = open_checked(cfg, "val", path);
+    loader_ = data::pipeline::make_loader(cfg, "val", ds_, &ds_->class_stats(), rank, world);
+  }
+  void reset() override { loader_->restore(data::pipeline::SamplerState{}); }
+  bool next(at::Tensor& images, at::Tensor& labels) override {
+    // One sample at a time at its own size: validation images may differ in
+    // size and labels are full resolution.
+    while (pending_.empty()) {
+      auto hb = loader_->next();
+      if (!hb) return false;
+      for (int j = 0; j < hb->size; ++j) pending_.push_back(split(*hb, j));
+    }
+    std::tie(images, labels) = pending_.front();
+    pending_.erase(pending_.begin());
+    return true;
+  }
+  int num_classes() const override { return static_cast<int>(ds_->num_classes()); }
+  std::vector<std::string> class_names() const override { return ds_->class_names(); }
+
+ private:
+  std::pair<at::Tensor, at::Tensor> split(const HostBatch& b, int j) {
+    auto img = torch::from_blob(const_cast<float*>(b.image(j)), {1, 3, b.height, b.width}, torch::kFloat)
+                   .narrow(2, 0, b.image_sizes[j][0])
+                   .narrow(3, 0, b.image_sizes[j][1])
+                   .clone();
+    at::Tensor lab;
+    if (b.label_height > 0)
+      lab = torch::from_blob(const_cast<uint8_t*>(b.label(j)), {1, b.label_height, b.label_width}, torch::kUInt8)
+                .narrow(1, 0, b.label_sizes[j][0])
+                .narrow(2, 0, b.label_sizes[j][1])
+                .to(torch::kLong);
+    else
+      lab = torch::tensor({b.class_labels[j]}, torch::kLong);
+    return {img.to(device_), lab};
+  }
+  c10::Device device_;
+  std::shared_ptr<data::Dataset> ds_;
+  std::unique_ptr<Loader> loader_;
+  std::vector<std::pair<at::Tensor, at::Tensor>> pending_;
+};
+
+}  // namespace
+
+std::unique_ptr<BatchSource> make_train_streams(const config::Config& cfg, int rank, int world, c10::Device device) {
+  return std::make_unique<TrainStreams>(cfg, rank, world, device);
+}
+
+std::unique_ptr<EvalSource> make_eval_stream(const config::Config& cfg, int rank, int world, c10::Device device) {
+  const std::string path = path_of(cfg, "val");
+  if (path.empty()) return nullptr;
+  return std::make_unique<ValStream>(cfg, path, rank, world, device);
+}
+
+std::unique_ptr<EvalSource> make_eval_stream_for(const config::Config& cfg, const std::string& path, int rank,
+                                                 int world, c10::Device device) {
+  return std::make_unique<ValStream>(cfg, path, rank, world, device);
+}
+
+}  // namespace uda::worker

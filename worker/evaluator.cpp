@@ -1,0 +1,56 @@
+#include "worker/evaluator.h"
+
+#include "core/error.h"
+
+#include <torch/torch.h>
+
+namespace uda::worker {
+
+void accumulate(ConfusionMatrix& cm, const at::Tensor& logits, const at::Tensor& labels) {
+  const int n = cm.num_classes();
+  at::Tensor pred;
+  at::Tensor gt = labels.to(torch::kCPU, torch::kLong);
+  if (logits.dim() == 4) {
+    auto l = logits;
+    if (l.size(2) != gt.size(-2) || l.size(3) != gt.size(-1))
+      l = torch::nn::functional::interpolate(
+          l.to(torch::kFloat), torch::nn::functional::InterpolateFuncOptions()
+                                   .size(std::vector<int64_t>{gt.size(-2), gt.size(-1)})
+                                   .mode(torch::kBilinear)
+                                   .align_corners(false));
+    pred = l.argmax(1).to(torch::kCPU).reshape(-1);
+  } else {
+    pred = logits.argmax(1).to(torch::kCPU).reshape(-1);
+  }
+  gt = gt.reshape(-1);
+  auto valid = gt.ne(255);
+  auto g = gt.masked_select(valid);
+  auto p = pred.masked_select(valid);
+  if (g.numel() > 0) {
+    const int64_t mx = g.max().item<int64_t>(), mn = g.min().item<int64_t>();
+    if (mn < 0 || mx >= n)
+      throw UserError("label " + std::to_string(mx >= n ? mx : mn) + " out of range for " + std::to_string(n) +
+                          " classes",
+                      "evaluation data", "check model.num_classes against the dataset's classes");
+  }
+  auto bins = torch::bincount(g * n + p, {}, int64_t{n} * n);
+  auto acc = bins.accessor<int64_t, 1>();
+  auto& counts = cm.counts();
+  for (int64_t i = 0; i < int64_t{n} * n; ++i) counts[i] += acc[i];
+}
+
+ConfusionMatrix evaluate(const PredictFn& predict, EvalSource& data, comm::Communicator& comm) {
+  ConfusionMatrix cm(data.num_classes());
+  data.reset();
+  at::Tensor images, labels;
+  {
+    torch::NoGradGuard no_grad;
+    while (data.next(images, labels)) accumulate(cm, predict(images), labels);
+  }
+  auto counts = torch::from_blob(cm.counts().data(), {static_cast<int64_t>(cm.counts().size())}, torch::kLong).clone();
+  comm.all_reduce(counts, comm::ReduceOp::Sum);
+  std::copy(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel(), cm.counts().begin());
+  return cm;
+}
+
+}  // namespace uda::worker

@@ -1,0 +1,24 @@
+// Evaluation on all ranks: each rank predicts its part of the set, the
+// confusion matrices are all-reduced, and every rank gets the same metrics
+// (mIoU and per-class IoU for segmentation, accuracy for classification).
+#pragma once
+
+#include "comm/communicator.h"
+#include "worker/batch_source.h"
+#include "worker/confusion_matrix.h"
+
+#include <functional>
+
+namespace uda::worker {
+
+using PredictFn = std::function<at::Tensor(const at::Tensor& images)>;
+
+// Logits are resized bilinearly (align_corners false) to the label size
+// before the argmax, as mmseg does for full-resolution validation labels.
+ConfusionMatrix evaluate(const PredictFn& predict, EvalSource& data, comm::Communicator& comm);
+
+// Adds a batch to a confusion matrix (labels 255 ignored; other labels
+// outside [0, C) are an error naming the value).
+void accumulate(ConfusionMatrix& cm, const at::Tensor& logits, const at::Tensor& labels);
+
+}  // namespace uda::worker

@@ -1,0 +1,204 @@
+#include "worker/trainer.h"
+
+#include "comm/replicas.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/schema.h"
+#include "worker/evaluator.h"
+#include "worker/preemption.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+namespace uda::worker {
+
+namespace {
+using config::Type;
+const config::KeyRegistrar kTrainerKeys({
+    {"train.nan_policy", Type::String, "stop",
+     "On a NaN/Inf loss: stop (error naming the loss) or skip (no update, counted).", false, {"stop", "skip"}},
+    {"train.preempt_signal", Type::String, "USR2",
+     "Signal that asks for checkpoint-and-requeue besides SIGTERM (USR2: NCCL may use USR1)."},
+    {"train.verify_replicas_interval", Type::Int, 0,
+     "Debug: check every N iterations that all ranks hold identical parameters (0 = off)."},
+    {"train.eval_metric", Type::String, "miou", "Metric that selects the best checkpoint (higher is better)."},
+});
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double max_rss_mb() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024.0;
+}
+
+std::string format_eta(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const int64_t t = static_cast<int64_t>(s);
+  char buf[32];
+  snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  return buf;
+}
+}  // namespace
+
+void synchronize_replicas(TrainContext& ctx) {
+  comm::NamedTensors nt;
+  for (auto& t : ctx.state_tensors())
+    if (t.replication == Replication::Replicated) nt.emplace_back(t.name, t.tensor);
+  comm::broadcast_from_rank0(ctx.comm(), nt);
+}
+
+Trainer::Trainer(const config::Config& cfg, comm::Communicator& comm, c10::Device device, std::string run_dir)
+    : cfg_(cfg), comm_(comm), run_dir_(std::move(run_dir)) {
+  ctx_ = std::make_unique<TrainContext>(cfg, comm, device);
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSource> eval,
+                    std::unique_ptr<Checkpointer> checkpointer) {
+  data_ = std::move(data);
+  eval_ = std::move(eval);
+  checkpointer_ = std::move(checkpointer);
+  // Same initial weights on every rank: seed the init, then broadcast anyway
+  // (a backbone loaded from a file on rank 0 only would differ otherwise).
+  torch::manual_seed(ctx_->seed());
+  algorithm_ = algos::make_algorithm(cfg_.get<std::string>("algorithm.name"));
+  algorithm_->setup(*ctx_);
+  if (checkpointer_) {
+    if (auto restored = checkpointer_->restore(*ctx_, *data_)) {
+      start_iter_ = restored->first;
+      best_ = restored->second.value("best", nlohmann::json());
+      spdlog::info("resumed from iteration {}", start_iter_);
+    }
+  }
+  synchronize_replicas(*ctx_);
+  install_preemption_handlers(cfg_.get<std::string>("train.preempt_signal"));
+}
+
+nlohmann::json Trainer::evaluate_now(int64_t iter) {
+  if (!eval_) return nullptr;
+  auto t0 = Clock::now();
+  auto cm = evaluate([this](const at::Tensor& x) { return algorithm_->predict(x); }, *eval_, comm_);
+  auto j = cm.to_json(eval_->class_names());
+  j["iter"] = iter;
+  if (comm_.rank() == 0) {
+    spdlog::info("eval @ {}: mIoU {:.2f}  acc {:.2f}  ({:.1f} s)", iter,
+                 j["miou"].is_null() ? NAN : 100 * j["miou"].get<double>(),
+                 j["accuracy"].is_null() ? NAN : 100 * j["accuracy"].get<double>(), seconds_since(t0));
+    std::ofstream(std::filesystem::path(run_dir_) / "eval.jsonl", std::ios::app) << j.dump() << "\n";
+  }
+  return j;
+}
+
+void Trainer::log_metrics(int64_t iter, const algos::Scalars& sums, int64_t steps, double data_s, double step_s) {
+  // Average each scalar over the logged steps and over ranks.
+  std::vector<double> values;
+  for (const auto& kv : sums) values.push_back(kv.second / std::max<int64_t>(steps, 1));
+  values.push_back(data_s / std::max<int64_t>(steps, 1));
+  values.push_back(step_s / std::max<int64_t>(steps, 1));
+  auto t = torch::tensor(values, torch::kDouble);
+  comm_.all_reduce(t, comm::ReduceOp::Average);
+  if (comm_.rank() != 0) return;
+  nlohmann::json j;
+  j["iter"] = iter + 1;
+  for (size_t i = 0; i < sums.size(); ++i) j[sums[i].first] = t[static_cast<int64_t>(i)].item<double>();
+  const double data_time = t[static_cast<int64_t>(sums.size())].item<double>();
+  const double step_time = t[static_cast<int64_t>(sums.size()) + 1].item<double>();
+  j["data_time"] = data_time;
+  j["step_time"] = step_time;
+  nlohmann::json lrs;
+  for (const auto& [name, opt] : ctx_->optimizers())
+    for (size_t g = 0; g < opt->groups().size(); ++g)
+      lrs[name + (opt->groups()[g].key.empty() ? "" : "." + opt->groups()[g].key)] = opt->group_lr(g);
+  j["lr"] = lrs;
+  j["max_rss_mb"] = max_rss_mb();
+  j["skipped_steps"] = ctx_->skipped_steps();
+  std::ofstream(std::filesystem::path(run_dir_) / "metrics.jsonl", std::ios::app) << j.dump() << "\n";
+  std::string losses;
+  for (size_t i = 0; i < sums.size(); ++i)
+    losses += fmt::format(" {} {:.4f}", sums[i].first, t[static_cast<int64_t>(i)].item<double>());
+  const double eta = step_time * static_cast<double>(ctx_->max_iters() - iter - 1);
+  spdlog::info("iter {}/{}{}  | {:.3f} s/it (data {:.3f})  ETA {}", iter + 1, ctx_->max_iters(), losses, step_time,
+               data_time, format_eta(eta));
+}
+
+TrainResult Trainer::run() {
+  TrainResult result;
+  const int64_t max_iters = ctx_->max_iters();
+  const int64_t log_every = std::max<int64_t>(1, cfg_.get<int64_t>("train.log_interval"));
+  const int64_t eval_every = cfg_.get<int64_t>("train.eval_interval");
+  const int64_t ckpt_every = cfg_.get<int64_t>("train.checkpoint_interval");
+  const int64_t verify_every = cfg_.get<int64_t>("train.verify_replicas_interval");
+  const std::string metric = cfg_.get<std::string>("train.eval_metric");
+
+  algos::Scalars sums;
+  int64_t logged_steps = 0;
+  double data_s = 0, step_s = 0;
+  for (int64_t iter = start_iter_; iter < max_iters; ++iter) {
+    ctx_->set_iter(iter);
+    for (size_t i = 0; i < ctx_->optimizers().size(); ++i)
+      if (ctx_->optimizer_scheduled()[i]) ctx_->optimizers()[i].second->apply_schedule(ctx_->schedule(), iter);
+    auto t0 = Clock::now();
+    algos::Batch batch = data_->next(iter);
+    auto t1 = Clock::now();
+    algos::Scalars scalars = algorithm_->train_step(batch, *ctx_);
+    data_s += std::chrono::duration<double>(t1 - t0).count();
+    step_s += seconds_since(t0);
+    for (const auto& [name, v] : scalars) {
+      if (!std::isfinite(v) && name.rfind("loss", 0) == 0 && cfg_.get<std::string>("train.nan_policy") == "stop")
+        throw UserError("non-finite loss '" + name + "' at iteration " + std::to_string(iter), "train.nan_policy",
+                        "lower optimizer.lr, set optimizer.grad_clip, check the data, or set train.nan_policy=skip");
+      auto it = std::find_if(sums.begin(), sums.end(), [&](const auto& kv) { return kv.first == name; });
+      if (it == sums.end()) sums.emplace_back(name, v);
+      else it->second += v;
+    }
+    ++logged_steps;
+    result.iterations_done = iter + 1;
+    const bool last = iter + 1 == max_iters;
+    if ((iter + 1) % log_every == 0 || last) {
+      log_metrics(iter, sums, logged_steps, data_s, step_s);
+      sums.clear();
+      logged_steps = 0;
+      data_s = step_s = 0;
+    }
+    if (verify_every > 0 && (iter + 1) % verify_every == 0) {
+      comm::NamedTensors nt;
+      for (auto& t : ctx_->state_tensors())
+        if (t.replication == Replication::Replicated) nt.emplace_back(t.name, t.tensor);
+      auto bad = comm::find_replica_mismatch(comm_, nt);
+      if (!bad.empty()) throw std::runtime_error("replicas diverged at iteration " + std::to_string(iter + 1) + ": " + bad);
+    }
+    if ((eval_every > 0 && (iter + 1) % eval_every == 0) || last) {
+      result.last_eval = evaluate_now(iter + 1);
+      if (!result.last_eval.is_null() && result.last_eval.contains(metric) && !result.last_eval[metric].is_null() &&
+          (best_.is_null() || result.last_eval[metric].get<double>() > best_[metric].get<double>()))
+        best_ = result.last_eval;
+    }
+    // All ranks agree on preemption at the step boundary.
+    auto flag = torch::tensor({preemption_requested() ? 1.0f : 0.0f});
+    comm_.all_reduce(flag, comm::ReduceOp::Sum);
+    const bool preempt = flag.item<float>() > 0;
+    const bool periodic = ckpt_every > 0 && (iter + 1) % ckpt_every == 0;
+    if (checkpointer_ && (periodic || last || preempt))
+      checkpointer_->save(*ctx_, *data_, iter + 1, {{"best", best_}, {"last_eval", result.last_eval}},
+                          /*wait=*/last || preempt);
+    if (preempt && !last) {
+      spdlog::warn("preemption signal {}: checkpoint written at iteration {}, exiting for requeue",
+                   preemption_signal(), iter + 1);
+      result.preempted = true;
+      return result;
+    }
+  }
+  if (checkpointer_) checkpointer_->wait();
+  return result;
+}
+
+}  // namespace uda::worker
