@@ -4,9 +4,6 @@
 
 namespace uda::cli {
 
-void add_eval_command(CLI::App& app) { add_unbuilt_command(app, "eval", "Evaluate a checkpoint (mIoU, accuracy)"); }
-void add_infer_command(CLI::App& app) { add_unbuilt_command(app, "infer", "Predict segmentation masks for images"); }
-void add_export_command(CLI::App& app) { add_unbuilt_command(app, "export", "Export a checkpoint as a PyTorch state dict"); }
 void add_sweep_command(CLI::App& app) { add_unbuilt_command(app, "sweep", "Run a hyper-parameter sweep"); }
 void add_collect_command(CLI::App& app) { add_unbuilt_command(app, "collect", "Tables of mean and std over seeds"); }
 void add_report_command(CLI::App& app) { add_unbuilt_command(app, "report", "Curves, per-class plots and an HTML page of a run"); }

@@ -12,6 +12,8 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -39,6 +41,14 @@ double max_rss_mb() {
   return ru.ru_maxrss / 1024.0;
 }
 
+// Fault injection for the resume tests (docs/TESTING.md): a real SIGKILL of
+// rank 0 right after the checkpoint of an iteration is committed, or a real
+// preemption signal raised on rank 0 at the start of an iteration.
+int64_t env_iter(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strtoll(v, nullptr, 10) : -1;
+}
+
 std::string format_eta(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   const int64_t t = static_cast<int64_t>(s);
@@ -47,6 +57,17 @@ std::string format_eta(double s) {
   return buf;
 }
 }  // namespace
+
+// BatchNorm running statistics are per-rank buffers (train-mode BN uses batch
+// statistics, so they do not affect training). Before anything reads them —
+// evaluation, a checkpoint, a replica check — every rank takes rank 0's,
+// which is what PyTorch DDP's broadcast_buffers does (at every forward).
+void synchronize_buffers(TrainContext& ctx) {
+  comm::NamedTensors nt;
+  for (const auto& [name, m] : ctx.modules())
+    for (const auto& b : m->named_buffers(true)) nt.emplace_back(name + "." + b.key(), b.value());
+  comm::broadcast_from_rank0(ctx.comm(), nt);
+}
 
 void synchronize_replicas(TrainContext& ctx) {
   comm::NamedTensors nt;
@@ -139,13 +160,20 @@ TrainResult Trainer::run() {
   const int64_t verify_every = cfg_.get<int64_t>("train.verify_replicas_interval");
   const std::string metric = cfg_.get<std::string>("train.eval_metric");
 
+  const int64_t kill_after = env_iter("UDA_FAULT_KILL_AFTER_ITER");
+  const int64_t signal_at = env_iter("UDA_FAULT_SIGNAL_AT_ITER");
   algos::Scalars sums;
   int64_t logged_steps = 0;
   double data_s = 0, step_s = 0;
   for (int64_t iter = start_iter_; iter < max_iters; ++iter) {
     ctx_->set_iter(iter);
+    // Randomness drawn from torch's process generator (dropout, drop path)
+    // depends only on (seed, rank, iteration): a resumed run continues
+    // exactly without saving generator states (worker/checkpointer.h).
+    torch::manual_seed(mix_seed(ctx_->seed(), "process", iter, comm_.rank()));
     for (size_t i = 0; i < ctx_->optimizers().size(); ++i)
       if (ctx_->optimizer_scheduled()[i]) ctx_->optimizers()[i].second->apply_schedule(ctx_->schedule(), iter);
+    if (iter == signal_at && comm_.rank() == 0) std::raise(SIGTERM);
     auto t0 = Clock::now();
     algos::Batch batch = data_->next(iter);
     auto t1 = Clock::now();
@@ -169,14 +197,17 @@ TrainResult Trainer::run() {
       logged_steps = 0;
       data_s = step_s = 0;
     }
+    const bool eval_now = (eval_every > 0 && (iter + 1) % eval_every == 0) || last;
     if (verify_every > 0 && (iter + 1) % verify_every == 0) {
+      synchronize_buffers(*ctx_);
       comm::NamedTensors nt;
       for (auto& t : ctx_->state_tensors())
         if (t.replication == Replication::Replicated) nt.emplace_back(t.name, t.tensor);
       auto bad = comm::find_replica_mismatch(comm_, nt);
       if (!bad.empty()) throw std::runtime_error("replicas diverged at iteration " + std::to_string(iter + 1) + ": " + bad);
     }
-    if ((eval_every > 0 && (iter + 1) % eval_every == 0) || last) {
+    if (eval_now) {
+      synchronize_buffers(*ctx_);
       result.last_eval = evaluate_now(iter + 1);
       if (!result.last_eval.is_null() && result.last_eval.contains(metric) && !result.last_eval[metric].is_null() &&
           (best_.is_null() || result.last_eval[metric].get<double>() > best_[metric].get<double>()))
@@ -187,9 +218,15 @@ TrainResult Trainer::run() {
     comm_.all_reduce(flag, comm::ReduceOp::Sum);
     const bool preempt = flag.item<float>() > 0;
     const bool periodic = ckpt_every > 0 && (iter + 1) % ckpt_every == 0;
-    if (checkpointer_ && (periodic || last || preempt))
+    if (checkpointer_ && (periodic || last || preempt)) {
+      synchronize_buffers(*ctx_);
       checkpointer_->save(*ctx_, *data_, iter + 1, {{"best", best_}, {"last_eval", result.last_eval}},
                           /*wait=*/last || preempt);
+    }
+    if (iter + 1 == kill_after && checkpointer_) {
+      checkpointer_->wait();  // collective: the checkpoint is complete on every rank
+      if (comm_.rank() == 0) std::raise(SIGKILL);
+    }
     if (preempt && !last) {
       spdlog::warn("preemption signal {}: checkpoint written at iteration {}, exiting for requeue",
                    preemption_signal(), iter + 1);

@@ -68,5 +68,7 @@ class Trainer {
 
 // Broadcasts every tracked tensor from rank 0 (start, and after resume).
 void synchronize_replicas(TrainContext& ctx);
+// Broadcasts the tracked modules' buffers (BatchNorm statistics) from rank 0.
+void synchronize_buffers(TrainContext& ctx);
 
 }  // namespace uda::worker

@@ -1,0 +1,197 @@
+#include "worker/inference.h"
+
+#include "core/config.h"
+#include "core/error.h"
+#include "data/image_io.h"
+#include "models/builder.h"
+#include "models/ops.h"
+#include "models/weights.h"
+#include "storage/checkpoint_files.h"
+#include "worker/data_streams.h"
+#include "worker/evaluator.h"
+
+#include <hdf5.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace uda::worker {
+
+namespace {
+
+// Cityscapes train-id colours (cityscapesScripts labels.py).
+const uint8_t kPalette[19][3] = {{128, 64, 128}, {244, 35, 232}, {70, 70, 70},   {102, 102, 156}, {190, 153, 153},
+                                 {153, 153, 153}, {250, 170, 30}, {220, 220, 0},  {107, 142, 35},  {152, 251, 152},
+                                 {70, 130, 180},  {220, 20, 60},  {255, 0, 0},    {0, 0, 142},     {0, 0, 70},
+                                 {0, 60, 100},    {0, 80, 100},   {0, 0, 230},    {119, 11, 32}};
+
+storage::StateDict from_checkpoint(const storage::LoadedCheckpoint& ck) {
+  storage::StateDict sd;
+  for (const auto& t : ck.replicated) sd.emplace_back(t.name, t.data);
+  return sd;
+}
+
+std::array<double, 3> triple(const config::Config& cfg, const std::string& key) {
+  auto v = cfg.get<std::vector<double>>(key);
+  if (v.size() != 3) throw UserError("expected 3 values", key, "give one value per RGB channel");
+  return {v[0], v[1], v[2]};
+}
+
+}  // namespace
+
+storage::StateDict read_weights(const std::string& weights, std::string* where) {
+  if (!fs::exists(weights))
+    throw UserError("weights not found", weights, "give a checkpoint directory, a run directory or a .pth file");
+  if (fs::is_directory(weights)) {
+    if (fs::exists(fs::path(weights) / "manifest.json")) {
+      if (where) *where = weights;
+      return from_checkpoint(storage::load_checkpoint(weights));
+    }
+    auto ck = storage::load_latest_checkpoint(weights);
+    if (!ck)
+      throw UserError("no checkpoint in this directory", weights,
+                      "give a run directory with checkpoints/, a checkpoint iter_N directory or a .pth file");
+    if (where) *where = ck->path;
+    return from_checkpoint(*ck);
+  }
+  if (where) *where = weights;
+  return models::read_pth(weights);
+}
+
+std::string network_prefix(const storage::StateDict& sd, const std::string& which, const std::string& where) {
+  auto has = [&](const std::string& p) {
+    return std::any_of(sd.begin(), sd.end(), [&](const auto& kv) { return kv.first.rfind(p, 0) == 0; });
+  };
+  if (which == "teacher") {
+    if (!has("ema_model."))
+      throw UserError("no teacher (ema_model.*) in these weights", where,
+                      "use --which student, or weights of a method with an EMA teacher");
+    return "ema_model.";
+  }
+  if (which != "student") throw UserError("unknown --which '" + which + "'", "--which", "use student or teacher");
+  return has("model.") ? "model." : "";
+}
+
+std::shared_ptr<models::SegmentorImpl> load_segmentor(const config::Config& cfg, const std::string& weights,
+                                                      const std::string& which) {
+  auto spec = models::model_spec(cfg);
+  spec.pretrained.clear();  // the weights below replace any initialisation
+  auto net = models::build_segmentor(spec);
+  std::string where;
+  auto sd = read_weights(weights, &where);
+  models::LoadOptions lo;
+  lo.prefix = network_prefix(sd, which, where);
+  lo.source = where;
+  lo.strict = true;
+  auto report = models::load_state_dict(*net, sd, lo);
+  spdlog::info("loaded {} ({}): {}", where, lo.prefix.empty() ? "state dict" : lo.prefix, report.summary());
+  net->eval();
+  return net;
+}
+
+nlohmann::json evaluate_weights(const config::Config& cfg, const std::string& weights, const std::string& which,
+                                const std::string& dataset, comm::Communicator& comm) {
+  auto net = load_segmentor(cfg, weights, which);
+  const std::string path = dataset.empty() ? cfg.require("data.val.path").get<std::string>() : dataset;
+  auto data = make_eval_stream_for(cfg, path, comm.rank(), comm.size(), torch::kCPU);
+  auto cm = evaluate([&](const at::Tensor& x) { return net->predict(x); }, *data, comm);
+  auto j = cm.to_json(data->class_names());
+  j["weights"] = weights;
+  j["dataset"] = path;
+  return j;
+}
+
+storage::StateDict export_network(const std::string& weights, const std::string& which) {
+  std::string where;
+  auto sd = read_weights(weights, &where);
+  const std::string prefix = network_prefix(sd, which, where);
+  storage::StateDict out;
+  for (auto& [name, t] : sd)
+    if (name.rfind(prefix, 0) == 0 && name.rfind("optim.", 0) != 0) out.emplace_back(name.substr(prefix.size()), t);
+  if (out.empty()) throw UserError("no network tensors found", where, "check --which and the weights path");
+  return out;
+}
+
+int infer(const config::Config& cfg, const std::string& weights, const InferOptions& o) {
+  auto net = load_segmentor(cfg, weights, o.which);
+  fs::create_directories(o.out_dir);
+  const auto mean = triple(cfg, "data.val.mean"), stdv = triple(cfg, "data.val.std");
+  std::vector<std::pair<std::string, at::Tensor>> inputs;  // name, normalised (1,3,H,W)
+  if (!o.images_dir.empty()) {
+    if (!fs::is_directory(o.images_dir))
+      throw UserError("image directory not found", o.images_dir, "give a directory of .png/.jpg files");
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(o.images_dir)) {
+      auto ext = e.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+      if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    if (files.empty()) throw UserError("no .png/.jpg images", o.images_dir, "put the images to segment there");
+    for (const auto& f : files) {
+      auto img = data::read_rgb_image(f.string());
+      auto t = torch::from_blob(img.pixels.data(), {img.height, img.width, 3}, torch::kUInt8)
+                   .permute({2, 0, 1})
+                   .unsqueeze(0)
+                   .to(torch::kFloat);
+      inputs.emplace_back(f.stem().string(), models::normalize_rgb(t, mean, stdv));
+    }
+  } else {
+    hid_t file = H5Fopen(o.input_h5.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) throw UserError("cannot open HDF5 input", o.input_h5, "give an HDF5 file with dataset 'images'");
+    hid_t ds = H5Dopen2(file, "images", H5P_DEFAULT);
+    if (ds < 0) {
+      H5Fclose(file);
+      throw UserError("no dataset 'images'", o.input_h5, "store the inputs as images (N,3,H,W) float32");
+    }
+    hid_t space = H5Dget_space(ds);
+    hsize_t dims[4] = {0, 0, 0, 0};
+    const int rank = H5Sget_simple_extent_ndims(space);
+    H5Sget_simple_extent_dims(space, dims, nullptr);
+    if (rank != 4 || dims[1] != 3) {
+      H5Sclose(space), H5Dclose(ds), H5Fclose(file);
+      throw UserError("'images' must be (N,3,H,W)", o.input_h5, "store normalised NCHW float32 inputs");
+    }
+    auto all = torch::empty({(int64_t)dims[0], 3, (int64_t)dims[2], (int64_t)dims[3]}, torch::kFloat);
+    H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, all.data_ptr());
+    H5Sclose(space), H5Dclose(ds), H5Fclose(file);
+    for (int64_t i = 0; i < all.size(0); ++i) inputs.emplace_back("input_" + std::to_string(i), all.narrow(0, i, 1));
+  }
+  hid_t logits_file = -1;
+  if (o.save_logits)
+    logits_file = H5Fcreate((fs::path(o.out_dir) / "logits.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  torch::NoGradGuard ng;
+  for (const auto& [name, x] : inputs) {
+    auto logits = net->predict(x).contiguous();
+    auto pred = logits.argmax(1)[0].to(torch::kLong);
+    data::Image mask;
+    mask.height = static_cast<int>(pred.size(0));
+    mask.width = static_cast<int>(pred.size(1));
+    mask.channels = 3;
+    mask.pixels.resize(mask.size());
+    auto acc = pred.accessor<int64_t, 2>();
+    for (int y = 0; y < mask.height; ++y)
+      for (int xx = 0; xx < mask.width; ++xx) {
+        const int64_t c = acc[y][xx];
+        const uint8_t* col = c >= 0 && c < 19 ? kPalette[c] : kPalette[0];
+        std::copy(col, col + 3, &mask.pixels[(static_cast<size_t>(y) * mask.width + xx) * 3]);
+      }
+    data::write_png((fs::path(o.out_dir) / (name + ".png")).string(), mask);
+    if (logits_file >= 0) {
+      hsize_t dims[4];
+      for (int d = 0; d < 4; ++d) dims[d] = static_cast<hsize_t>(logits.size(d));
+      hid_t space = H5Screate_simple(4, dims, nullptr);
+      hid_t ds = H5Dcreate2(logits_file, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, logits.data_ptr());
+      H5Dclose(ds), H5Sclose(space);
+    }
+  }
+  if (logits_file >= 0) H5Fclose(logits_file);
+  return static_cast<int>(inputs.size());
+}
+
+}  // namespace uda::worker
