@@ -22,6 +22,10 @@ const config::KeyRegistrar kScheduleKeys({
      {"none", "linear", "constant", "exp"}},
     {"schedule.warmup_iters", Type::Int, 0, "Warm-up length in iterations."},
     {"schedule.warmup_ratio", Type::Number, 0.1, "LR factor at the start of warm-up (mmcv warmup_ratio)."},
+    // ADVENT decays over MAX_ITERS 250000 but stops at EARLY_STOP 120000
+    // (advent/domain_adaptation/config.py, advent/utils/func.py lr_poly).
+    {"schedule.max_iters", Type::Int, 0,
+     "Iterations over which poly/cosine decay (0 = train.max_iters; ADVENT: 250000 while training 120000)."},
 });
 }  // namespace
 
@@ -37,6 +41,12 @@ LrScheduleOptions lr_schedule_from_config(const config::Config& cfg) {
   o.warmup_ratio = cfg.get<double>("schedule.warmup_ratio");
   o.max_iters = cfg.get<int64_t>("train.max_iters");
   if (o.max_iters <= 0) throw UserError("train.max_iters must be positive", "train.max_iters", "set it to >= 1");
+  if (const int64_t horizon = cfg.get<int64_t>("schedule.max_iters"); horizon > 0) {
+    if (horizon < o.max_iters)
+      throw UserError("schedule.max_iters is shorter than train.max_iters", "schedule.max_iters",
+                      "set it to 0 (= train.max_iters) or to at least train.max_iters");
+    o.max_iters = horizon;
+  }
   if (o.warmup != "none" && o.warmup_iters <= 0)
     throw UserError("warm-up needs schedule.warmup_iters > 0", "schedule.warmup_iters",
                     "set warmup_iters or schedule.warmup=none");
