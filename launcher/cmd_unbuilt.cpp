@@ -4,8 +4,6 @@
 
 namespace uda::cli {
 
-void add_sweep_command(CLI::App& app) { add_unbuilt_command(app, "sweep", "Run a hyper-parameter sweep"); }
-void add_collect_command(CLI::App& app) { add_unbuilt_command(app, "collect", "Tables of mean and std over seeds"); }
 void add_report_command(CLI::App& app) { add_unbuilt_command(app, "report", "Curves, per-class plots and an HTML page of a run"); }
 
 }  // namespace uda::cli
