@@ -157,8 +157,11 @@ void print_status(const std::string& dir, bool json) {
     const auto s = read_run_state(d, it == states.end() ? "" : it->second);
     ++counts[s.state];
     auto j = to_json(s);
-    if (fs::exists(fs::path(d) / "sweep_overrides.json"))
-      j["hparams"] = config::read_json_file(d + "/sweep_overrides.json").value("overrides", nlohmann::json::object());
+    if (fs::exists(fs::path(d) / "sweep_overrides.json")) {
+      const auto o = config::read_json_file(d + "/sweep_overrides.json");
+      j["hparams"] = o.value("hparams", nlohmann::json::object());
+      if (o.contains("seed") && !o["seed"].is_null()) j["hparams"]["train.seed"] = o["seed"];
+    }
     rows.push_back(std::move(j));
   }
   if (json) {
@@ -173,8 +176,7 @@ void print_status(const std::string& dir, bool json) {
     if (r.contains("reason"))
       detail = r["reason"].get<std::string>();
     else if (r.contains("hparams"))
-      for (const auto& [k, v] : r["hparams"].items())
-        if (k.rfind("data.", 0) != 0) detail += k + "=" + v.dump() + " ";
+      for (const auto& [k, v] : r["hparams"].items()) detail += k + "=" + v.dump() + " ";
     const std::string job = r["job_id"].get<std::string>();
     printf("%-16s  %-9s  %9lld  %7s  %-14s  %s\n", r["run"].get<std::string>().c_str(),
            r["state"].get<std::string>().c_str(), static_cast<long long>(r["iteration"].get<int64_t>()), miou,
