@@ -5,6 +5,12 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
+# ccache: paths relative to the checkout (a fresh clone elsewhere still hits
+# the cache) and sloppiness that lets precompiled-header compiles be cached.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_MAXSIZE ?= 10G
+
 .PHONY: deps configure build test demo bench clean
 
 deps:
