@@ -151,3 +151,77 @@ TEST(ShellQuote, QuotesEveryByte) {
   EXPECT_EQ(uda::cli::shell_quote("it's"), "'it'\\''s'");
   EXPECT_EQ(uda::cli::shell_quote(""), "''");
 }
+
+namespace {
+
+// Runs the rendered script with stand-ins for srun (writes a rank status
+// with `code` and exits with it) and scontrol (records its arguments).
+struct FakeJob {
+  uda::test::TempDir tmp;
+  std::string run() const { return tmp / "run"; }
+  uda::test::CommandResult start(int code, const std::string& env) {
+    fs::create_directories(tmp / "bin");
+    fs::create_directories(run());
+    uda::test::write_text(tmp / "bin/srun",
+                          "#!/bin/bash\nmkdir -p '" + run() + "/status'\necho '{\"rank\":0,\"exit_code\":" +
+                              std::to_string(code) + "}' > '" + run() + "/status/rank-0.json'\nexit " +
+                              std::to_string(code) + "\n");
+    uda::test::write_text(tmp / "bin/scontrol", "#!/bin/bash\necho \"$@\" >> '" + tmp.path() + "/scontrol.log'\n");
+    fs::permissions(tmp / "bin/srun", fs::perms::owner_all);
+    fs::permissions(tmp / "bin/scontrol", fs::perms::owner_all);
+    auto s = spec();
+    s.run_dir = run();
+    s.max_requeues = 2;
+    s.worker_argv = {"uda", "worker"};
+    uda::test::write_text(tmp / "job.sh", render_sbatch(s));
+    return uda::test::run_command(
+        {"bash", "-c", "PATH='" + tmp.path() + "/bin':$PATH SLURM_JOB_ID=42 " + env + " bash '" + tmp.path() + "/job.sh'"});
+  }
+  std::string scontrol() const { return fs::exists(tmp / "scontrol.log") ? uda::test::read_text(tmp / "scontrol.log") : ""; }
+};
+
+}  // namespace
+
+TEST(SbatchScriptLogic, CheckpointedStepIsRequeued) {
+  FakeJob j;
+  auto r = j.start(75, "");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(j.scontrol(), "requeue 42\n");
+  EXPECT_EQ(uda::test::read_text(j.run() + "/slurm_requeues"), "1\n");
+}
+
+TEST(SbatchScriptLogic, ArrayTaskRequeuesItsOwnTask) {
+  FakeJob j;
+  fs::create_directories(j.tmp / "run");
+  uda::test::write_text(j.tmp / "list.txt", "/nonexistent\n" + j.run() + "\n");
+  // Same script, array form: task 1 reads line 2 of the list.
+  auto s = spec();
+  s.run_dir.clear();
+  s.run_list = j.tmp / "list.txt";
+  s.array = "0-1%1";
+  s.worker_argv = {"uda", "worker"};
+  j.start(75, "");  // writes the stand-ins
+  fs::remove(j.tmp / "scontrol.log");
+  uda::test::write_text(j.tmp / "job.sh", render_sbatch(s));
+  auto r = uda::test::run_command({"bash", "-c",
+                                   "PATH='" + j.tmp.path() + "/bin':$PATH SLURM_JOB_ID=50 SLURM_ARRAY_JOB_ID=48 "
+                                   "SLURM_ARRAY_TASK_ID=1 bash '" + j.tmp.path() + "/job.sh'"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(j.scontrol(), "requeue 48_1\n");
+  EXPECT_EQ(uda::test::read_text(j.run() + "/slurm_job_id"), "48_1\n");
+}
+
+TEST(SbatchScriptLogic, RequeueLimitStopsEndlessRequeues) {
+  FakeJob j;
+  auto r = j.start(75, "SLURM_RESTART_COUNT=2");
+  EXPECT_EQ(r.exit_code, 75);
+  EXPECT_EQ(j.scontrol(), "");
+  EXPECT_TRUE(fs::exists(j.run() + "/slurm_requeue_limit"));
+}
+
+TEST(SbatchScriptLogic, FailureIsNotRequeued) {
+  FakeJob j;
+  auto r = j.start(2, "");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(j.scontrol(), "");
+}
