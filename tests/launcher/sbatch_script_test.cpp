@@ -225,3 +225,7 @@ TEST(SbatchScriptLogic, FailureIsNotRequeued) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(j.scontrol(), "");
 }
+
+TEST(SbatchScript, EmbeddedTemplateIsTheFileInSlurm) {
+  EXPECT_EQ(uda::cli::sbatch_template(), uda::test::read_text(std::string(UDA_SOURCE_DIR) + "/slurm/train.sbatch.in"));
+}
