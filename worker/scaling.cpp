@@ -49,6 +49,7 @@ std::vector<ScaleChange> apply_scale_rule(config::Config& cfg, int world_size) {
     set(key, scaled);
   };
   scale_iters("train.max_iters", true);
+  scale_iters("schedule.max_iters", false);  // 0 = train.max_iters: stays 0
   scale_iters("schedule.warmup_iters", false);
   scale_iters("train.eval_interval", true);
   scale_iters("train.checkpoint_interval", true);
