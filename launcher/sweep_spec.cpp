@@ -27,7 +27,8 @@ nlohmann::json draw(const std::string& key, const nlohmann::json& dist, std::mt1
   const std::string fix =
       R"(use {"log_uniform": [lo, hi]}, {"uniform": [lo, hi]}, {"int_uniform": [lo, hi]} or {"choice": [v1, v2, ...]})";
   require(dist.is_object() && dist.size() == 1, "a random search dimension needs exactly one distribution", where, fix);
-  const auto& [kind, arg] = *dist.items().begin();
+  const std::string kind = dist.begin().key();
+  const nlohmann::json& arg = dist.begin().value();
   if (kind == "choice") {
     require(arg.is_array() && !arg.empty(), "choice needs a non-empty list", where, fix);
     return arg[static_cast<size_t>(unit(g) * static_cast<double>(arg.size()))];

@@ -4,7 +4,7 @@
 #include "launcher/shell_quote.h"
 
 #include "core/error.h"
-#include "test_support.h"
+#include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
 

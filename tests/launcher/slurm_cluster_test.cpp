@@ -3,7 +3,7 @@
 // cluster cannot start (no SLURM, not root), every case is skipped with the
 // reason: never counted as passed.
 #include "core/config.h"
-#include "test_support.h"
+#include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

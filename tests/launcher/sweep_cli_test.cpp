@@ -1,6 +1,6 @@
 // `uda sweep --dry-run`: run directories named by the hash of each resolved
 // config, the same on every invocation; nothing is written.
-#include "test_support.h"
+#include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -3,7 +3,7 @@
 #include "launcher/sweep_spec.h"
 
 #include "core/error.h"
-#include "test_support.h"
+#include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
 
