@@ -33,7 +33,7 @@ for b in munged slurmctld slurmd sinfo scontrol; do
 done
 [ "$(id -u)" -eq 0 ] || die "must run as root (SlurmUser=root; the daemons run on this host only)"
 
-mkdir -p "$DIR"/{munge,state,spool,log,run}
+mkdir -p "$DIR"/{munge,state,spool,log,run,tmp}
 chmod 0700 "$DIR/munge"
 
 # Ports: 2 consecutive ones in 20000..59998 derived from the directory name,
@@ -46,6 +46,11 @@ for _ in $(seq 1 50); do
 done
 CTLD_PORT=$base
 SLURMD_PORT=$((base + 1))
+# Job ids and the per-job scratch (PMIx keeps its rendezvous directories
+# under TmpFS, named by job id) are private to this cluster as well: two
+# clusters started by parallel tests would otherwise both run "job 3" and
+# share (and delete) each other's /tmp/spmix_appdir_* directories.
+FIRST_JOB_ID=$(( (base - 20000) * 500 + 1000 ))
 
 # munge: own key and socket.
 if [ ! -f "$DIR/munge/munge.key" ]; then
@@ -93,6 +98,8 @@ JobCompType=jobcomp/none
 ReturnToService=2
 KillWait=10
 MinJobAge=600
+FirstJobId=$FIRST_JOB_ID
+TmpFS=$DIR/tmp
 InactiveLimit=0
 SlurmctldTimeout=30
 SlurmdTimeout=30

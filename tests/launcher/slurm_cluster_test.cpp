@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -81,6 +82,8 @@ class SlurmCluster : public ::testing::Test {
     return p == std::string::npos ? "" : r.out.substr(p + 9, r.out.find(' ', p) - p - 9);
   }
 
+  static std::string node_state() { return trim(run_command({"sinfo", "-h", "-o", "%t"}).out); }
+
   // Polls until pred() or the timeout; returns pred().
   template <class F>
   static bool wait_until(F pred, double timeout_s) {
@@ -120,14 +123,29 @@ class SlurmCluster : public ::testing::Test {
     ASSERT_TRUE(wait_until([&] { return logged_iters(run) >= 3; }, 120)) << read_text(run + "/slurm-" + job + ".out");
     ASSERT_FALSE(fs::exists(run + "/DONE")) << "finished before the preemption";
     preempt(job);
+    // Release the held job only once the node has cleaned up its previous
+    // incarnation and a wall-clock second has passed since the requeue:
+    // slurmd compares job credentials with the revocation time in whole
+    // seconds, and rejects a relaunch within the same second ("Job
+    // credential revoked"), which SLURM's own requeue hold never meets.
+    std::time_t pending_since = 0;
     const bool done = wait_until(
         [&] {
-          if (job_state(job) == "PENDING") run_command({"scontrol", "update", "JobId=" + job, "StartTime=now"});
+          if (job_state(job) == "PENDING") {
+            if (pending_since == 0) pending_since = std::time(nullptr);
+            if (std::time(nullptr) > pending_since && node_state() == "idle")
+              run_command({"scontrol", "update", "JobId=" + job, "StartTime=now"});
+          }
           return fs::exists(run + "/DONE") && job_state(job) == "COMPLETED";
         },
         180);
     const std::string out = read_text(run + "/slurm-" + job + ".out");
-    ASSERT_TRUE(done) << out;
+    ASSERT_TRUE(done) << out << "\n--- scontrol show job " << job << "\n"
+                      << run_command({"scontrol", "show", "job", job}).out << "\n--- sinfo -R\n"
+                      << run_command({"sinfo", "-R"}).out << "\n--- slurmctld.log (tail)\n"
+                      << run_command({"tail", "-n", "40", dir_->path() + "/cluster/log/slurmctld.log"}).out
+                      << "\n--- slurmd.log (tail)\n"
+                      << run_command({"tail", "-n", "40", dir_->path() + "/cluster/log/slurmd.log"}).out;
     EXPECT_NE(out.find("exiting for requeue"), std::string::npos) << out;
     EXPECT_NE(out.find("restart 1"), std::string::npos) << out;
     EXPECT_NE(out.find("resumed from iteration"), std::string::npos) << out;
