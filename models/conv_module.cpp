@@ -1,5 +1,7 @@
 #include "models/conv_module.h"
 
+#include "models/sync_batch_norm.h"
+
 #include <torch/torch.h>
 
 namespace uda::models {
@@ -18,7 +20,7 @@ ConvModuleImpl::ConvModuleImpl(const ConvModuleOptions& o) : relu_(o.relu) {
 
 torch::Tensor ConvModuleImpl::forward(const torch::Tensor& x) {
   auto y = conv->forward(x);  // order ('conv', 'norm', 'act')
-  if (bn) y = bn->forward(y);
+  if (bn) y = batch_norm(*bn, y);
   if (relu_) y = torch::relu(y);
   return y;
 }

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "models/deeplabv2.h"
+#include "models/sync_batch_norm.h"
 
 namespace uda::models {
 
@@ -52,10 +53,14 @@ BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride,
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
-  auto out = torch::relu(bn1->forward(conv1->forward(x)));
-  out = torch::relu(bn2->forward(conv2->forward(out)));
-  out = bn3->forward(conv3->forward(out));
-  out = out + (downsample ? downsample->forward(x) : x);
+  auto out = torch::relu(batch_norm(*bn1, conv1->forward(x)));
+  out = torch::relu(batch_norm(*bn2, conv2->forward(out)));
+  out = batch_norm(*bn3, conv3->forward(out));
+  // downsample = (conv, bn): run by hand so that its BatchNorm can synchronise.
+  auto identity = x;
+  if (downsample)
+    identity = batch_norm(*downsample[1]->as<torch::nn::BatchNorm2dImpl>(), downsample[0]->as<torch::nn::Conv2dImpl>()->forward(x));
+  out = out + identity;
   return torch::relu(out);
 }
 
@@ -88,7 +93,7 @@ ResNetTrunk::ResNetTrunk(torch::nn::Module& owner, const ResNetConfig& cfg) : cf
 }
 
 torch::Tensor ResNetTrunk::stem(const torch::Tensor& x) {
-  auto y = torch::relu(bn1_->forward(conv1_->forward(x)));
+  auto y = torch::relu(batch_norm(*bn1_, conv1_->forward(x)));
   return torch::max_pool2d(y, {3, 3}, {2, 2}, {1, 1}, {1, 1}, cfg_.ceil_mode);
 }
 

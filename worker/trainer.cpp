@@ -4,6 +4,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/schema.h"
+#include "models/sync_batch_norm.h"
 #include "worker/evaluator.h"
 #include "worker/preemption.h"
 
@@ -81,7 +82,9 @@ Trainer::Trainer(const config::Config& cfg, comm::Communicator& comm, c10::Devic
   ctx_ = std::make_unique<TrainContext>(cfg, comm, device);
 }
 
-Trainer::~Trainer() = default;
+Trainer::~Trainer() {
+  if (owns_batch_norm_sync_) models::set_batch_norm_sync({});
+}
 
 void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSource> eval,
                     std::unique_ptr<Checkpointer> checkpointer) {
@@ -91,6 +94,13 @@ void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSourc
   // Same initial weights on every rank: seed the init, then broadcast anyway
   // (a backbone loaded from a file on rank 0 only would differ otherwise).
   torch::manual_seed(ctx_->seed());
+  // runtime.sync_bn: BatchNorm statistics over the global batch (every
+  // training-mode BatchNorm of every network exchanges them on the training
+  // communicator; the same order on all ranks because the code path is).
+  if (cfg_.get<bool>("runtime.sync_bn") && comm_.size() > 1) {
+    models::set_batch_norm_sync([this](at::Tensor& t) { comm_.all_reduce(t, comm::ReduceOp::Sum); });
+    owns_batch_norm_sync_ = true;
+  }
   algorithm_ = algos::make_algorithm(cfg_.get<std::string>("algorithm.name"));
   algorithm_->setup(*ctx_);
   if (checkpointer_) {

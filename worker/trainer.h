@@ -64,6 +64,7 @@ class Trainer {
   std::unique_ptr<Checkpointer> checkpointer_;
   int64_t start_iter_ = 0;
   nlohmann::json best_;
+  bool owns_batch_norm_sync_ = false;  // installed runtime.sync_bn; removed on destruction
 };
 
 // Broadcasts every tracked tensor from rank 0 (start, and after resume).

@@ -18,8 +18,9 @@
 
 namespace {
 
-uda::config::Config toy_config(int batch, int iters, const std::string& algo = "test_toy") {
+uda::config::Config toy_config(int batch, int iters, const std::string& algo = "test_toy", bool sync_bn = false) {
   return uda::config::from_json({{"algorithm", {{"name", algo}}},
+                                 {"runtime", {{"sync_bn", sync_bn}}},
                                  {"train", {{"max_iters", iters}, {"seed", 7}, {"log_interval", 2},
                                             {"eval_interval", 0}, {"checkpoint_interval", 0}}},
                                  {"data", {{"batch_per_rank", batch}}},
@@ -63,6 +64,43 @@ TEST(TrainerRanks, TwoRanksOfBEqualOneRankOf2B) {
   uda::comm::MpiCommunicator self2(MPI_COMM_SELF);
   auto short_run = run(self2, toy_config(2, 1), 2, d.path());
   EXPECT_FALSE(torch::allclose(one[0], short_run[0]));
+}
+
+// With BatchNorm the promise needs runtime.sync_bn: parameters, running
+// statistics and the evaluation then match one rank of 2b; without it the
+// per-rank batch statistics make the trajectories differ (the check bites).
+TEST(TrainerRanks, SyncBatchNormTwoRanksOfBEqualOneRankOf2B) {
+  uda::test::register_toy_algorithms();
+  auto world = uda::comm::make_communicator(uda::comm::Backend::Mpi);
+  ASSERT_EQ(world->size(), 2);
+  uda::test::TempDir d;
+  const auto state = [&](uda::comm::Communicator& comm, const uda::config::Config& cfg, int batch) {
+    uda::worker::Trainer t(cfg, comm, torch::kCPU, d.path());
+    t.setup(std::make_unique<uda::test::SyntheticSource>(comm.rank(), comm.size(), batch),
+            std::make_unique<uda::test::SyntheticEval>(comm.rank(), comm.size()), nullptr);
+    auto r = t.run();
+    std::vector<at::Tensor> out;
+    for (auto& kv : t.context().modules()) {
+      for (auto& p : kv.second->parameters()) out.push_back(p.detach().clone());
+      for (auto& b : kv.second->buffers()) out.push_back(b.detach().clone().to(torch::kDouble));
+    }
+    return std::make_pair(out, r.last_eval);
+  };
+  const auto two = state(*world, toy_config(2, 5, "test_toy_bn", true), 2);
+  const auto unsynced = state(*world, toy_config(2, 5, "test_toy_bn", false), 2);
+  uda::comm::MpiCommunicator self(MPI_COMM_SELF);
+  const auto one = state(self, toy_config(4, 5, "test_toy_bn", true), 4);
+  ASSERT_EQ(one.first.size(), two.first.size());
+  ASSERT_GE(one.first.size(), 5u);  // conv, bn weight/bias, conv; running mean/var/count
+  bool unsynced_differs = false;
+  for (size_t i = 0; i < one.first.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(one.first[i], two.first[i], 1e-4, 1e-5))
+        << "tensor " << i << " max diff " << (one.first[i] - two.first[i]).abs().max().item<double>();
+    unsynced_differs |= !torch::allclose(one.first[i], unsynced.first[i], 1e-4, 1e-5);
+  }
+  EXPECT_TRUE(unsynced_differs);
+  ASSERT_FALSE(one.second.is_null());
+  EXPECT_NEAR(one.second["miou"].get<double>(), two.second["miou"].get<double>(), 1e-9);
 }
 
 TEST(TrainerRanks, NonFiniteLossStopsAllRanksWithTheLossName) {

@@ -3,6 +3,7 @@
 #include "algos/algorithm.h"
 #include "algos/seg_loss.h"
 #include "core/config.h"
+#include "models/conv_module.h"
 #include "worker/train_context.h"
 
 #include <torch/torch.h>
@@ -21,20 +22,29 @@ at::Tensor slot_labels(int64_t slot, int size, int classes) {
   return torch::randint(classes, {size, size}, g, torch::TensorOptions().dtype(torch::kLong));
 }
 
+// conv3x3 -> ReLU -> conv1x1; with `batch_norm`, the first conv is an mmcv
+// ConvModule (conv -> BatchNorm -> ReLU) as the decode heads use.
 struct ToyNet : torch::nn::Module {
-  ToyNet() {
-    c1 = register_module("c1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 8, 3).padding(1)));
+  explicit ToyNet(bool batch_norm) {
+    if (batch_norm) {
+      models::ConvModuleOptions o;
+      o.in = 3, o.out = 8, o.kernel = 3, o.padding = 1;
+      cbn = register_module("cbn", models::ConvModule(o));
+    } else {
+      c1 = register_module("c1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 8, 3).padding(1)));
+    }
     c2 = register_module("c2", torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 4, 1)));
   }
-  at::Tensor forward(const at::Tensor& x) { return c2(torch::relu(c1(x))); }
+  at::Tensor forward(const at::Tensor& x) { return c2(cbn ? cbn(x) : torch::relu(c1(x))); }
   torch::nn::Conv2d c1{nullptr}, c2{nullptr};
+  models::ConvModule cbn{nullptr};
 };
 
 class ToyAlgorithm : public algos::Algorithm {
  public:
-  explicit ToyAlgorithm(bool nan) : nan_(nan) {}
+  explicit ToyAlgorithm(bool nan, bool batch_norm = false) : nan_(nan), batch_norm_(batch_norm) {}
   void setup(worker::TrainContext& ctx) override {
-    net_ = std::make_shared<ToyNet>();
+    net_ = std::make_shared<ToyNet>(batch_norm_);
     ctx.track_module("model", net_);
     worker::NamedParameters np;
     std::vector<at::Tensor> ps;
@@ -44,6 +54,7 @@ class ToyAlgorithm : public algos::Algorithm {
   }
   algos::Scalars train_step(const algos::Batch& b, worker::TrainContext& ctx) override {
     opt_->zero_grad();
+    net_->train();
     auto loss = algos::seg_cross_entropy(net_->forward(b.source.images), b.source.labels);
     if (nan_ && ctx.iter() == 2) loss = loss * std::numeric_limits<float>::quiet_NaN();
     if (!ctx.check_loss("loss_seg", loss)) return {{"loss_seg", loss.item<double>()}};
@@ -53,10 +64,13 @@ class ToyAlgorithm : public algos::Algorithm {
     opt_->step();
     return {{"loss_seg", loss.item<double>()}};
   }
-  at::Tensor predict(const at::Tensor& images) override { return net_->forward(images); }
+  at::Tensor predict(const at::Tensor& images) override {
+    net_->eval();
+    return net_->forward(images);
+  }
 
  private:
-  bool nan_;
+  bool nan_, batch_norm_;
   std::shared_ptr<ToyNet> net_;
   worker::OptimizerBundle* opt_ = nullptr;
   comm::GradReducer* reducer_ = nullptr;
@@ -93,6 +107,8 @@ bool SyntheticEval::next(at::Tensor& images, at::Tensor& labels) {
 void register_toy_algorithms() {
   static const algos::AlgorithmRegistrar a("test_toy", [] { return std::make_unique<ToyAlgorithm>(false); });
   static const algos::AlgorithmRegistrar b("test_nan", [] { return std::make_unique<ToyAlgorithm>(true); });
+  static const algos::AlgorithmRegistrar c("test_toy_bn",
+                                           [] { return std::make_unique<ToyAlgorithm>(false, true); });
 }
 
 }  // namespace uda::test

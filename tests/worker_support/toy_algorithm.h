@@ -1,4 +1,4 @@
-// A tiny BatchNorm-free segmentation algorithm and a synthetic batch source
+// A tiny segmentation algorithm (BatchNorm-free unless asked) and a synthetic batch source
 // for trainer tests (no dataset, no large model).
 #pragma once
 
@@ -37,7 +37,7 @@ class SyntheticEval : public worker::EvalSource {
 };
 
 // Registers algorithm "test_toy" (and "test_nan", whose loss becomes NaN at
-// iteration 2) once.
+// iteration 2; "test_toy_bn", the same net with a BatchNorm) once.
 void register_toy_algorithms();
 
 }  // namespace uda::test

@@ -1,0 +1,78 @@
+#include "models/sync_batch_norm.h"
+
+#include <torch/torch.h>
+
+#include <utility>
+
+namespace uda::models {
+
+namespace {
+
+CrossRankSum& installed_sum() {
+  static CrossRankSum sum;
+  return sum;
+}
+
+// y = Σ_ranks x. Backward: each rank's loss depends on every rank's x through
+// y, so the gradient of the sum of all ranks' losses with respect to the local
+// x is Σ_ranks dL_r/dy — the same exchange applied to the incoming gradient.
+class SumOverRanks : public torch::autograd::Function<SumOverRanks> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext*, const torch::Tensor& x) {
+    auto y = x.detach().clone().contiguous();
+    installed_sum()(y);
+    return y;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext*,
+                                                 torch::autograd::variable_list grad) {
+    auto g = grad[0].detach().clone().contiguous();
+    installed_sum()(g);
+    return {g};
+  }
+};
+
+// Two exchanges per call (count and sum, then the centred sum of squares)
+// rather than one of Σx and Σx²: the two-pass variance is what a single rank's
+// BatchNorm computes, and it does not cancel catastrophically.
+torch::Tensor synchronized_batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4, "batch_norm: expected NCHW input, got ", x.dim(), " dimensions");
+  const auto& o = bn.options;
+  const int64_t channels = x.size(1);
+  const std::vector<int64_t> reduce_dims{0, 2, 3};
+  auto xf = x.to(torch::kFloat);
+
+  auto local = torch::cat({xf.sum(reduce_dims),
+                           torch::full({1}, static_cast<double>(x.numel() / channels), xf.options())});
+  auto total = SumOverRanks::apply(local);
+  auto count = total.narrow(0, channels, 1).detach();
+  auto mean = total.narrow(0, 0, channels) / count;
+  auto centred = xf - mean.view({1, -1, 1, 1});
+  auto var = SumOverRanks::apply(centred.pow(2).sum(reduce_dims)) / count;
+
+  if (o.track_running_stats()) {
+    torch::NoGradGuard no_grad;
+    const double n = count.item<double>();
+    const double momentum = o.momentum().has_value() ? *o.momentum() : 0.0;
+    bn.num_batches_tracked.add_(1);
+    // Cumulative moving average when momentum is None, as torch does.
+    const double m = o.momentum().has_value() ? momentum : 1.0 / bn.num_batches_tracked.item<double>();
+    bn.running_mean.mul_(1 - m).add_(mean.detach().to(bn.running_mean.dtype()), m);
+    bn.running_var.mul_(1 - m).add_((var.detach() * (n / std::max(n - 1, 1.0))).to(bn.running_var.dtype()), m);
+  }
+  auto y = centred * torch::rsqrt(var + o.eps()).view({1, -1, 1, 1});
+  if (o.affine()) y = y * bn.weight.view({1, -1, 1, 1}) + bn.bias.view({1, -1, 1, 1});
+  return y.to(x.scalar_type());
+}
+
+}  // namespace
+
+void set_batch_norm_sync(CrossRankSum sum) { installed_sum() = std::move(sum); }
+
+bool batch_norm_sync_enabled() { return static_cast<bool>(installed_sum()); }
+
+torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
+  if (!bn.is_training() || !installed_sum()) return bn.forward(x);
+  return synchronized_batch_norm(bn, x);
+}
+
+}  // namespace uda::models
