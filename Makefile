@@ -3,6 +3,7 @@
 #   make test   installs, builds, runs every test
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
+BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
 # ccache: paths relative to the checkout (a fresh clone elsewhere still hits
@@ -17,7 +18,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 configure: deps
-	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)

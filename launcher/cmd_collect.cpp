@@ -22,7 +22,7 @@ void add_collect_command(CLI::App& app) {
                   "Model selection: oracle (best test-domain eval), last (final eval), train_val (eval at the best "
                   "training-domain validation metric)")
       ->check(CLI::IsMember({"train_val", "oracle", "last"}));
-  sub->add_option("--metric", a.metric, "Metric of eval.jsonl to report (miou, accuracy, ...)");
+  sub->add_option("--metric", a.metric, "Metric of eval.jsonl to report (miou, accuracy, ..., or iou.<class> for one class's IoU)");
   sub->add_option("--format", a.format, "md, csv or json")->check(CLI::IsMember({"md", "csv", "json"}));
   sub->callback([] {
     const auto runs = read_runs(a.dir);

@@ -41,8 +41,18 @@ std::optional<double> train_val_of(const nlohmann::json& e, const std::string& m
   return std::nullopt;
 }
 
+// `metric` is a key of the evaluation record (miou, accuracy, ...) or
+// `iou.<class name>`: that class's entry of per_class_iou.
 std::optional<double> metric_of(const nlohmann::json& e, const std::string& metric) {
-  if (e.is_object() && e.contains(metric) && e[metric].is_number()) return e[metric].get<double>();
+  if (!e.is_object()) return std::nullopt;
+  if (e.contains(metric) && e[metric].is_number()) return e[metric].get<double>();
+  if (metric.rfind("iou.", 0) == 0 && e.contains("classes") && e.contains("per_class_iou")) {
+    const auto& classes = e["classes"];
+    const auto& ious = e["per_class_iou"];
+    for (size_t c = 0; c < classes.size() && c < ious.size(); ++c)
+      if (classes[c].is_string() && classes[c].get<std::string>() == metric.substr(4) && ious[c].is_number())
+        return ious[c].get<double>();
+  }
   return std::nullopt;
 }
 

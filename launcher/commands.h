@@ -35,9 +35,6 @@ void add_report_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_worker_command(CLI::App& app);
 
-// Registers a subcommand that is not built yet: it says so and exits 2.
-void add_unbuilt_command(CLI::App& app, const std::string& name, const std::string& description);
-
 // The version text of `uda --version`.
 std::string version_text();
 

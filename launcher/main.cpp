@@ -15,15 +15,6 @@ GlobalOptions& global_options() {
   return options;
 }
 
-void add_unbuilt_command(CLI::App& app, const std::string& name, const std::string& description) {
-  auto* sub = app.add_subcommand(name, description + " [not built yet]");
-  sub->allow_extras();
-  sub->callback([name] {
-    throw UserError("`uda " + name + "` is not built yet", "command line",
-                    "see `uda --help` for the commands available in this version");
-  });
-}
-
 }  // namespace uda::cli
 
 int main(int argc, char** argv) {

@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include <map>
+
 namespace uda::worker {
 
 namespace {
@@ -40,8 +42,8 @@ algos::DomainBatch to_device(const HostBatch& b, int rank, int world, c10::Devic
   if (labelled && b.label_height > 0) {
     auto keep_labels = b.labels;
     out.labels = torch::from_blob(
-                     b.labels.get(), {b.size, b.label_height, b.label_width}, [keep_labels](void*) {}, torch::kUInt8)
-                     .to(torch::kLong);
+                     b.labels.get(), {b.size, b.label_height, b.label_width}, [keep_labels](void*) {}, torch::kUInt8);
+    if (device == torch::kCPU) out.labels = out.labels.to(torch::kLong);
   } else if (labelled && !b.class_labels.empty() && b.class_labels[0] >= 0) {
     out.labels = torch::tensor(b.class_labels, torch::kLong);
   }
@@ -51,12 +53,23 @@ algos::DomainBatch to_device(const HostBatch& b, int rank, int world, c10::Devic
   for (int j = 0; j < b.size; ++j) slots[j] = b.step * global + int64_t{j} * world + rank;
   out.indices = torch::tensor(slots, torch::kLong);
   if (device != torch::kCPU) {
+    // From pinned buffers (pinned_allocator) these copies are asynchronous;
+    // labels travel as uint8 and widen on the device.
     out.images = out.images.to(device, /*non_blocking=*/true);
-    if (out.labels.defined()) out.labels = out.labels.to(device, true);
+    if (out.labels.defined()) out.labels = out.labels.to(device, true).to(torch::kLong);
   } else {
     out.images = out.images.clone();  // own the memory: the loader reuses nothing, but be explicit
   }
   return out;
+}
+
+// Batch buffers for CUDA ranks: page-locked host memory from torch's caching
+// host allocator, so that the host-to-device copies run asynchronously.
+data::pipeline::Allocator pinned_allocator() {
+  return [](size_t bytes) -> std::shared_ptr<void> {
+    auto t = at::empty({static_cast<int64_t>(bytes)}, at::TensorOptions().dtype(torch::kUInt8).pinned_memory(true));
+    return std::shared_ptr<void>(t.data_ptr(), [t](void*) mutable { t.reset(); });
+  };
 }
 
 class TrainStreams : public BatchSource {
@@ -65,10 +78,11 @@ class TrainStreams : public BatchSource {
       : rank_(rank), world_(world), device_(device) {
     auto src = open_checked(cfg, "source", cfg.require("data.source.path").get<std::string>());
     source_stats_ = src;
+    const data::pipeline::Allocator alloc = device.is_cuda() ? pinned_allocator() : data::pipeline::Allocator{};
     if (cfg.get<bool>("data.source.per_domain_batches")) {
-      domains_ = data::pipeline::make_domain_loaders(cfg, "source", src, src->class_stats(), rank, world);
+      domains_ = data::pipeline::make_domain_loaders(cfg, "source", src, src->class_stats(), rank, world, alloc);
     } else {
-      source_ = data::pipeline::make_loader(cfg, "source", src, &src->class_stats(), rank, world);
+      source_ = data::pipeline::make_loader(cfg, "source", src, &src->class_stats(), rank, world, alloc);
     }
     const std::string tpath = path_of(cfg, "target");
     if (!tpath.empty()) {
@@ -76,7 +90,7 @@ class TrainStreams : public BatchSource {
       if (tgt->class_names() != src->class_names())
         throw UserError("source and target datasets have different class lists", tpath,
                         "convert both with the same label set");
-      target_ = data::pipeline::make_loader(cfg, "target", tgt, &tgt->class_stats(), rank, world);
+      target_ = data::pipeline::make_loader(cfg, "target", tgt, &tgt->class_stats(), rank, world, alloc);
     }
   }
 
@@ -112,8 +126,15 @@ class TrainStreams : public BatchSource {
     if (hb->step != iter)
       throw std::logic_error("loader '" + l.options().name + "' is at step " + std::to_string(hb->step) +
                              ", trainer at " + std::to_string(iter));
-    return to_device(*hb, rank_, world_, device_, labelled);
+    auto out = to_device(*hb, rank_, world_, device_, labelled);
+    // An asynchronous copy reads the host buffer after to_device returns:
+    // keep each loader's previous batch alive for one more step. By the next
+    // take() the copies have completed, because every training step waits
+    // for its results on the device stream (loss.item()).
+    if (device_.is_cuda()) in_flight_[&l] = std::move(*hb);
+    return out;
   }
+  std::map<const Loader*, HostBatch> in_flight_;
 
   int rank_, world_;
   c10::Device device_;

@@ -37,7 +37,9 @@ TEST(DataCli, ToyscenesConvertThenStatsJson) {
   double sum = 0;
   for (size_t c = 0; c < 19; ++c) {
     sum += j["rcs_prob"][c].get<double>();
-    if (j["pixel_count"][c].get<int64_t>() == 0) EXPECT_EQ(j["rcs_prob"][c].get<double>(), 0.0) << c;
+    if (j["pixel_count"][c].get<int64_t>() == 0) {
+      EXPECT_EQ(j["rcs_prob"][c].get<double>(), 0.0) << c;
+    }
   }
   EXPECT_NEAR(sum, 1.0, 1e-5);
   EXPECT_EQ(j["classes"][13], "car");

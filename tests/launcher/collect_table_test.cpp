@@ -120,3 +120,23 @@ TEST(Collect, ChoosesHyperParametersPerTask) {
   }
   EXPECT_EQ(selected, 2);
 }
+
+TEST(Collect, PerClassMetricByClassName) {
+  uda::test::TempDir t;
+  for (int seed = 0; seed < 2; ++seed) {
+    const std::string dir = t / ("r" + std::to_string(seed));
+    make_run(dir, 1e-4, seed, {0.5});
+    uda::test::write_text(dir + "/final_eval.json",
+                          json{{"miou", 0.5},
+                               {"classes", {"road", "person", "pole"}},
+                               {"per_class_iou", {0.9, seed == 0 ? 0.2 : 0.4, nullptr}}}
+                              .dump());
+  }
+  const auto runs = uda::cli::read_runs(t.path());
+  auto r = uda::cli::collect(runs, "last", "iou.person");
+  ASSERT_EQ(r.groups.size(), 1u);
+  EXPECT_NEAR(r.groups[0].mean, 0.3, 1e-12);
+  // A class that was never present (null IoU) or is unknown leaves the runs out.
+  EXPECT_TRUE(uda::cli::collect(runs, "last", "iou.pole").groups.empty());
+  EXPECT_TRUE(uda::cli::collect(runs, "last", "iou.tram").groups.empty());
+}
