@@ -12,10 +12,16 @@
 #include "launcher/sweep_spec.h"
 
 #include <CLI/CLI.hpp>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -99,13 +105,47 @@ void reset_outcome(const std::string& dir) {
   fs::remove(fs::path(dir) / "slurm_requeue_limit");
 }
 
+// The local runs' process groups, for the signal handler (async-signal-safe:
+// a fixed table of atomics, no allocation).
+std::array<std::atomic<pid_t>, 256> g_run_groups{};
+volatile std::sig_atomic_t g_sweep_signal = 0;
+
+extern "C" void forward_to_runs(int sig) {
+  g_sweep_signal = sig;
+  for (auto& g : g_run_groups) {
+    const pid_t pid = g.load();
+    if (pid > 0) kill(-pid, sig);
+  }
+}
+
+// SIGINT, SIGTERM, SIGUSR1, SIGUSR2 on `uda sweep` reach every running run
+// (whose `uda train` forwards them to its ranks: they checkpoint and exit for
+// requeue); no further run is started. Starting the sweep again resumes them.
+void install_sweep_signal_forwarding() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_to_runs;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+}
+
 int run_local_slots(const SweepSpec& spec, const SweepArgs& a, const std::vector<PlannedRun*>& todo, int slots) {
+  if (slots > static_cast<int>(g_run_groups.size()))
+    throw UserError("--max-parallel " + std::to_string(slots) + " is more than a local sweep runs at once",
+                    "--max-parallel", "use at most " + std::to_string(g_run_groups.size()));
+  install_sweep_signal_forwarding();
   std::map<pid_t, PlannedRun*> running;
   size_t next = 0, failed = 0;
+  auto track = [](pid_t pid, bool add) {
+    for (auto& g : g_run_groups) {
+      pid_t expected = add ? 0 : pid;
+      if (g.compare_exchange_strong(expected, add ? pid : 0)) return;
+    }
+  };
   auto reap_one = [&] {
     int st = 0;
     const pid_t pid = waitpid(-1, &st, 0);
-    if (pid <= 0) return;
+    if (pid <= 0) return;  // EINTR: a forwarded signal
     auto it = running.find(pid);
     if (it == running.end()) return;
     const int code = exit_code_of(st);
@@ -114,10 +154,11 @@ int run_local_slots(const SweepSpec& spec, const SweepArgs& a, const std::vector
               << (code == 0 ? "" : " (exit " + std::to_string(code) + (s.reason.empty() ? "" : ": " + s.reason) + ")")
               << "\n";
     if (code != 0) ++failed;
+    track(pid, false);
     running.erase(it);
   };
   while (next < todo.size() || !running.empty()) {
-    while (next < todo.size() && static_cast<int>(running.size()) < slots) {
+    while (g_sweep_signal == 0 && next < todo.size() && static_cast<int>(running.size()) < slots) {
       PlannedRun* r = todo[next++];
       reset_outcome(r->dir);
       std::vector<std::string> argv{self_exe(), "--log-level", global_options().log_level, "train", spec.base};
@@ -129,8 +170,17 @@ int run_local_slots(const SweepSpec& spec, const SweepArgs& a, const std::vector
       fs_util::write_file_atomic(r->dir + "/local_pid", std::to_string(pid) + "\n");
       std::cerr << "uda: started run " << r->hash << " (" << running.size() + 1 << " of " << slots << " slots)\n";
       running[pid] = r;
+      track(pid, true);
+      // A signal that arrived between fork and track() missed this run.
+      if (g_sweep_signal != 0) kill(-pid, g_sweep_signal);
     }
     if (!running.empty()) reap_one();
+    if (g_sweep_signal != 0 && running.empty()) break;
+  }
+  if (g_sweep_signal != 0) {
+    std::cerr << "uda: sweep interrupted by signal " << g_sweep_signal << "; " << todo.size() - next
+              << " run(s) not started; start the sweep again to resume the interrupted ones\n";
+    return kExitRequeue;
   }
   if (failed > 0) {
     std::cerr << "uda: error: " << failed << " of " << todo.size()

@@ -15,34 +15,42 @@ BUILD=${1:-build}
 WORK=${2:-toy-results}
 UDA="$BUILD/uda"
 METHODS=${METHODS:-"source_only advent dacs daformer"}
-SEEDS=${SEEDS:-"[0, 1, 2]"}
+SEEDS=${SEEDS:-"0 1 2"}
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 
 "$UDA" convert --format toyscenes --out "$WORK/toyscenes" --seed 0
 
-for m in $METHODS; do
-  iters=""
-  [ -n "${ITERS:-}" ] && iters=", \"train.max_iters\": $ITERS"
-  cat >"$WORK/sweep_$m.json" <<JSON
-{ "name": "toy-$m", "base": "$PWD/configs/toyscenes/$m.json",
+# Seed-major order: an interrupted campaign has every method for the seeds
+# it finished.
+for seed in $SEEDS; do
+  for m in $METHODS; do
+    iters=""
+    [ -n "${ITERS:-}" ] && iters=", \"train.max_iters\": $ITERS"
+    cat >"$WORK/sweep_${m}_$seed.json" <<JSON
+{ "name": "toy-$m-$seed", "base": "$PWD/configs/toyscenes/$m.json",
   "set": { "data.source.path": "$WORK/toyscenes/source", "data.target.path": "$WORK/toyscenes/target",
            "data.val.path": "$WORK/toyscenes/target_val"$iters },
-  "seeds": $SEEDS, "nproc": 2 }
+  "seeds": [$seed], "nproc": 2 }
 JSON
-  echo "== $m"
-  "$UDA" sweep "$WORK/sweep_$m.json" --work-dir "$WORK/runs" --max-parallel 1
+    echo "== $m, seed $seed"
+    "$UDA" sweep "$WORK/sweep_${m}_$seed.json" --work-dir "$WORK/runs" --max-parallel 1
+  done
 done
 
 "$UDA" collect "$WORK/runs" --select last --format md | tee "$WORK/miou.md"
-# One collect per class, joined into a per-class table (mean ± std, in %).
-classes=$(/usr/bin/python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["classes"]))' \
-  "$WORK/toyscenes/source/manifest.json")
-for c in $classes; do "$UDA" collect "$WORK/runs" --select last --metric "iou.$c" --format json >"$WORK/iou.$c.json"; done
+# One collect per class (names may contain spaces: "traffic light"), joined
+# into a per-class table (mean ± std over seeds, in %).
+/usr/bin/python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["classes"]))' \
+  "$WORK/toyscenes/source/manifest.json" >"$WORK/classes.txt"
+while IFS= read -r c; do
+  "$UDA" collect "$WORK/runs" --select last --metric "iou.$c" --format json >"$WORK/iou.$c.json"
+done <"$WORK/classes.txt"
 "$UDA" collect "$WORK/runs" --select last --format json >"$WORK/miou.json"
-/usr/bin/python3 - "$WORK" $classes <<'PY' | tee "$WORK/per_class.md"
+/usr/bin/python3 - "$WORK" <<'PY' | tee "$WORK/per_class.md"
 import json, sys
-work, classes = sys.argv[1], sys.argv[2:]
+work = sys.argv[1]
+classes = [l.rstrip("\n") for l in open(f"{work}/classes.txt") if l.strip()]
 def rows(path):
     return {g["task"].get("algorithm.name", "?"): g for g in json.load(open(path))}
 def cell(g):
