@@ -3,6 +3,7 @@
 #include "algos/algorithm.h"
 #include "algos/seg_loss.h"
 #include "core/config.h"
+#include "core/error.h"
 #include "core/schema.h"
 #include "models/builder.h"
 #include "worker/train_context.h"
@@ -15,6 +16,10 @@ namespace {
 const config::KeyRegistrar kKeys({
     {"algorithm.aux_loss_weight", config::Type::Number, 0.1,
      "Weight of the auxiliary (layer5) segmentation loss of multi-level heads (ADVENT: 0.1)."},
+    {"algorithm.loss_mean", config::Type::String, "all_pixels",
+     "source_only: 'all_pixels' averages the cross-entropy over every pixel, ignored ones counting 0 (mmseg 0.16 "
+     "CrossEntropyLoss: the DAFormer/DACS source-only baseline); 'valid_pixels' over non-ignored pixels only "
+     "(ADVENT's CrossEntropy2d, PyTorch's ignore_index mean)."},
 });
 
 worker::NamedParameters named_params(torch::nn::Module& m) {
@@ -36,17 +41,25 @@ class SourceOnly : public Algorithm {
     reducer_ = &ctx.add_reducer("model", ps);
     aux_weight_ = ctx.config().get<double>("algorithm.aux_loss_weight");
     align_ = net_->options().align_corners;
+    const auto mean = ctx.config().get<std::string>("algorithm.loss_mean");
+    if (mean != "all_pixels" && mean != "valid_pixels")
+      throw UserError("unknown algorithm.loss_mean '" + mean + "'", "algorithm.loss_mean",
+                      "use \"all_pixels\" (mmseg, DAFormer) or \"valid_pixels\" (ADVENT)");
+    all_pixels_ = mean == "all_pixels";
   }
 
   Scalars train_step(const Batch& batch, worker::TrainContext& ctx) override {
     net_->train();
     opt_->zero_grad();
     auto out = net_->forward(batch.source.images);
-    auto loss_main = seg_cross_entropy(out.logits, batch.source.labels, align_);
+    // A unit pixel weight makes seg_cross_entropy average over all pixels.
+    at::Tensor unit;
+    if (all_pixels_) unit = torch::ones(batch.source.labels.sizes(), batch.source.images.options());
+    auto loss_main = seg_cross_entropy(out.logits, batch.source.labels, align_, unit);
     auto loss = loss_main;
     Scalars s{{"loss_seg", loss_main.item<double>()}};
     if (out.aux.defined()) {
-      auto loss_aux = seg_cross_entropy(out.aux, batch.source.labels, align_);
+      auto loss_aux = seg_cross_entropy(out.aux, batch.source.labels, align_, unit);
       loss = loss + aux_weight_ * loss_aux;
       s.emplace_back("loss_seg_aux", loss_aux.item<double>());
     }
@@ -68,6 +81,7 @@ class SourceOnly : public Algorithm {
   models::Segmentor net_;
   worker::OptimizerBundle* opt_ = nullptr;
   comm::GradReducer* reducer_ = nullptr;
+  bool all_pixels_ = true;
   double aux_weight_ = 0.1;
   bool align_ = false;
 };

@@ -11,6 +11,7 @@
 #include "comm/mpi_communicator.h"
 #include "comm/mpi_runtime.h"
 #include "core/config.h"
+#include "core/error.h"
 #include "models/ops.h"
 #include "models/segmentor.h"
 #include "worker/train_context.h"
@@ -183,3 +184,26 @@ TEST(AdventStep, MinEntGradientIsSegmentationPlusWeightedEntropy) {
 }
 
 }  // namespace
+
+// source_only's loss_mean: with a quarter of the source pixels ignored, the
+// mmseg mean over all pixels is 3/4 of the mean over the valid ones (same
+// initial weights, dropout off, so the same logits in both runs).
+TEST(SourceOnlyStep, LossMeanOverAllOrValidPixels) {
+  auto batch = make_batch(64);
+  batch.source.labels.index_put_({torch::indexing::Slice(), torch::indexing::Slice(0, 16)}, 255);
+  const double valid = (batch.source.labels != 255).to(torch::kDouble).mean().item<double>();
+  ASSERT_NEAR(valid, 0.75, 1e-12);
+  auto loss_of = [&](const std::string& mean) {
+    auto doc = tiny_config("source_only", mit_model(), 0.0);
+    doc["algorithm"] = {{"name", "source_only"}, {"loss_mean", mean}};
+    auto s = make_setup(doc);
+    const auto scalars = s->algo->train_step(batch, *s->ctx);
+    return scalars.at(0).second;
+  };
+  const double all = loss_of("all_pixels"), valid_only = loss_of("valid_pixels");
+  EXPECT_GT(all, 0.0);
+  EXPECT_NEAR(all, valid * valid_only, 1e-5 * valid_only);
+  auto doc = tiny_config("source_only", mit_model(), 0.0);
+  doc["algorithm"] = {{"name", "source_only"}, {"loss_mean", "median"}};
+  EXPECT_THROW(make_setup(doc), uda::UserError);
+}
