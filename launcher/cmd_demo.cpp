@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "launcher/commands.h"
+#include "launcher/subprocess.h"
 #include "uda/build_info.h"
 
 #include <CLI/CLI.hpp>
@@ -26,14 +27,6 @@ namespace fs = std::filesystem;
 namespace uda::cli {
 
 namespace {
-
-std::string self_exe() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "uda";
-  buf[n] = 0;
-  return buf;
-}
 
 // Runs `uda <args>` with inherited output (progress stays visible) and
 // returns its exit code.

@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "launcher/commands.h"
+#include "launcher/subprocess.h"
 #include "launcher/local_executor.h"
 #include "storage/pth_writer.h"
 #include "worker/inference.h"
@@ -21,14 +22,6 @@
 namespace uda::cli {
 
 namespace {
-
-std::string self_exe() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "uda";
-  buf[n] = 0;
-  return buf;
-}
 
 void print_table(const nlohmann::json& j) {
   std::printf("%-4s %-18s %8s\n", "id", "class", "IoU");

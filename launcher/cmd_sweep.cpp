@@ -32,14 +32,6 @@ namespace uda::cli {
 
 namespace {
 
-std::string self_exe() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "uda";
-  buf[n] = 0;
-  return buf;
-}
-
 struct SweepArgs {
   std::string file;
   std::string executor;  // "" = the sweep file's

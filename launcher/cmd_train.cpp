@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "launcher/commands.h"
+#include "launcher/subprocess.h"
 #include "launcher/local_executor.h"
 #include "launcher/run_dir.h"
 #include "launcher/slurm_executor.h"
@@ -24,14 +25,6 @@ namespace fs = std::filesystem;
 namespace uda::cli {
 
 namespace {
-
-std::string self_exe() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "uda";
-  buf[n] = 0;
-  return buf;
-}
 
 struct TrainArgs {
   std::string config;

@@ -91,4 +91,12 @@ pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log_
   return pid;
 }
 
+std::string self_exe() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "uda";
+  buf[n] = 0;
+  return buf;
+}
+
 }  // namespace uda::cli

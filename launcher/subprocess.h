@@ -26,4 +26,8 @@ pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log_
 // Exit code of a waitpid status (128+N for signal N).
 int exit_code_of(int wait_status);
 
+// The path of the running `uda` executable (children run the same build),
+// "uda" when /proc is unavailable.
+std::string self_exe();
+
 }  // namespace uda::cli
