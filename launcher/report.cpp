@@ -178,6 +178,21 @@ bool has_values(const LineChart& c) {
 }
 
 // Fits the axes to the data and writes the chart; `has_values(c)` must hold.
+
+// The plotting area of a chart of the report's width: kMargin on every side.
+PlotFrame chart_frame(int height, double x_min, double x_max, double y_min, double y_max) {
+  PlotFrame f;
+  f.left = kMargin;
+  f.top = kMargin;
+  f.right = kReportChartWidth - 1 - kMargin;
+  f.bottom = height - 1 - kMargin;
+  f.x_min = x_min;
+  f.x_max = x_max;
+  f.y_min = y_min;
+  f.y_max = y_max;
+  return f;
+}
+
 void draw_line_chart(LineChart& c, const fs::path& out_dir) {
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   for (const auto& s : c.series)
@@ -192,15 +207,7 @@ void draw_line_chart(LineChart& c, const fs::path& out_dir) {
   if (!c.fixed_y) c.y_axis = nice_axis(y0, y1, false);
 
   PngCanvas canvas(kReportChartWidth, kReportChartHeight);
-  PlotFrame f;
-  f.left = kMargin;
-  f.top = kMargin;
-  f.right = kReportChartWidth - 1 - kMargin;
-  f.bottom = kReportChartHeight - 1 - kMargin;
-  f.x_min = c.x_axis.lo;
-  f.x_max = c.x_axis.hi;
-  f.y_min = c.y_axis.lo;
-  f.y_max = c.y_axis.hi;
+  const PlotFrame f = chart_frame(kReportChartHeight, c.x_axis.lo, c.x_axis.hi, c.y_axis.lo, c.y_axis.hi);
   canvas.grid(f, c.x_axis.step, c.y_axis.step, kGridColour, kAxisColour);
   for (size_t i = 0; i < c.series.size(); ++i) {
     const auto& pts = c.series[i].points;
@@ -228,13 +235,7 @@ struct ClassIou {
 void draw_per_class_chart(const std::vector<ClassIou>& classes, const fs::path& out_dir) {
   const int height = per_class_chart_height(classes.size());
   PngCanvas canvas(kReportChartWidth, height);
-  PlotFrame f;
-  f.left = kMargin;
-  f.top = kMargin;
-  f.right = kReportChartWidth - 1 - kMargin;
-  f.bottom = height - 1 - kMargin;
-  f.x_min = 0;
-  f.x_max = 100;
+  PlotFrame f = chart_frame(height, 0, 100, 0, 1);
   canvas.grid(f, 10, 0, kGridColour, kAxisColour);
   for (size_t i = 0; i < classes.size(); ++i) {
     const int top = f.top + static_cast<int>(i) * kBarRow + 3, bottom = top + kBarRow - 6;
