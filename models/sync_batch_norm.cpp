@@ -52,10 +52,9 @@ torch::Tensor synchronized_batch_norm(torch::nn::BatchNorm2dImpl& bn, const torc
   if (o.track_running_stats()) {
     torch::NoGradGuard no_grad;
     const double n = count.item<double>();
-    const double momentum = o.momentum().has_value() ? *o.momentum() : 0.0;
     bn.num_batches_tracked.add_(1);
     // Cumulative moving average when momentum is None, as torch does.
-    const double m = o.momentum().has_value() ? momentum : 1.0 / bn.num_batches_tracked.item<double>();
+    const double m = o.momentum().has_value() ? *o.momentum() : 1.0 / bn.num_batches_tracked.item<double>();
     bn.running_mean.mul_(1 - m).add_(mean.detach().to(bn.running_mean.dtype()), m);
     bn.running_var.mul_(1 - m).add_((var.detach() * (n / std::max(n - 1, 1.0))).to(bn.running_var.dtype()), m);
   }

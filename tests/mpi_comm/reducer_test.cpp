@@ -219,13 +219,3 @@ TEST(Replicas, BroadcastThenNoMismatchAndMismatchIsNamed) {
   uda::comm::broadcast_from_rank0(comm(), {{"t", t}});
   EXPECT_EQ(uda::comm::find_replica_mismatch(comm(), {{"t", t}}), "");
 }
-
-int main(int argc, char** argv) {
-  uda::comm::ensure_mpi();
-  ::testing::InitGoogleTest(&argc, argv);
-  torch::set_num_threads(1);
-  int rc = RUN_ALL_TESTS();
-  int worst = 0;
-  MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  return worst;
-}

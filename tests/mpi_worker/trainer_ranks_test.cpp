@@ -170,13 +170,3 @@ TEST(TrainerRanks, PreemptionSignalOnOneRankCheckpointsEverywhereAndStops) {
   EXPECT_TRUE(rec->saves[0].second) << "a preemption checkpoint must be waited for";
   uda::worker::reset_preemption();
 }
-
-int main(int argc, char** argv) {
-  uda::comm::ensure_mpi();
-  ::testing::InitGoogleTest(&argc, argv);
-  torch::set_num_threads(1);
-  int rc = RUN_ALL_TESTS();
-  int worst = 0;
-  MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  return worst;
-}
