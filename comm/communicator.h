@@ -33,7 +33,8 @@ class Communicator {
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   // In place on a contiguous tensor; fp32, fp64, fp16, bf16, int32, int64.
   virtual std::unique_ptr<Work> all_reduce_async(at::Tensor tensor, ReduceOp op) = 0;
-  void all_reduce(at::Tensor tensor, ReduceOp op) { all_reduce_async(std::move(tensor), op)->wait(); }
+  // Blocking; backends may do it without the asynchronous machinery.
+  virtual void all_reduce(at::Tensor tensor, ReduceOp op) { all_reduce_async(std::move(tensor), op)->wait(); }
   // Concatenates every rank's tensor (same shape on all ranks) along a new
   // leading dimension: result[r] = tensor of rank r.
   virtual at::Tensor all_gather(const at::Tensor& tensor) = 0;

@@ -20,6 +20,7 @@ struct GradReducer::Bucket {
   at::Tensor flat;
   size_t pending = 0;
   std::vector<bool> ready;
+  std::vector<float> used;  // host copy of the flags, written into `flat` at launch
   std::unique_ptr<Work> work;
 };
 
@@ -90,11 +91,14 @@ void GradReducer::build_buckets(const std::vector<size_t>& order) {
     const auto& t = params_[b->params.front()];
     b->flat = torch::zeros({b->data_numel + static_cast<int64_t>(b->params.size())}, t.options().requires_grad(false));
     b->ready.assign(b->params.size(), false);
+    b->used.assign(b->params.size(), 0.f);
     b->pending = b->params.size();
   }
 }
 
 void GradReducer::arm() {
+  // One rank: the local gradients are the average already.
+  if (comm_.size() == 1) return;
   armed_ = true;
   launched_early_ = 0;
 }
@@ -108,7 +112,7 @@ void GradReducer::on_grad_ready(size_t i) {
   if (!grad.defined()) return;
   torch::NoGradGuard no_grad;
   b.flat.narrow(0, b.offsets[pos], params_[i].numel()).copy_(grad.reshape(-1));
-  b.flat[b.data_numel + static_cast<int64_t>(pos)].fill_(1);
+  b.used[pos] = 1.f;
   b.ready[pos] = true;
   arrival_.push_back(i);
   if (--b.pending == 0) {
@@ -121,9 +125,14 @@ void GradReducer::on_grad_ready(size_t i) {
     if (other->work) other->work->test();
 }
 
-void GradReducer::launch(Bucket& b) { b.work = comm_.all_reduce_async(b.flat, ReduceOp::Sum); }
+void GradReducer::launch(Bucket& b) {
+  auto flags = torch::from_blob(b.used.data(), {static_cast<int64_t>(b.used.size())}, torch::kFloat);
+  b.flat.narrow(0, b.data_numel, static_cast<int64_t>(b.used.size())).copy_(flags);
+  b.work = comm_.all_reduce_async(b.flat, ReduceOp::Sum);
+}
 
 void GradReducer::finalize() {
+  if (comm_.size() == 1) return;
   torch::NoGradGuard no_grad;
   for (auto& bp : buckets_) {
     Bucket& b = *bp;
@@ -135,10 +144,10 @@ void GradReducer::finalize() {
       auto slot = b.flat.narrow(0, b.offsets[pos], params_[i].numel());
       if (grad.defined()) {
         slot.copy_(grad.reshape(-1));
-        b.flat[b.data_numel + static_cast<int64_t>(pos)].fill_(1);
+        b.used[pos] = 1.f;
       } else {
         slot.zero_();
-        b.flat[b.data_numel + static_cast<int64_t>(pos)].fill_(0);
+        b.used[pos] = 0.f;
       }
     }
     launch(b);
@@ -148,18 +157,20 @@ void GradReducer::finalize() {
     Bucket& b = *bp;
     b.work->wait();
     b.work.reset();
-    auto used = b.flat.narrow(0, b.data_numel, static_cast<int64_t>(b.params.size())).to(torch::kDouble);
-    auto used_acc = used.accessor<double, 1>();
+    auto used = b.flat.narrow(0, b.data_numel, static_cast<int64_t>(b.params.size())).to(torch::kCPU, torch::kFloat);
+    const float* any_rank_used = used.data_ptr<float>();
+    b.flat.narrow(0, 0, b.data_numel).div_(world);
     for (size_t pos = 0; pos < b.params.size(); ++pos) {
       auto& p = params_[b.params[pos]];
-      if (used_acc[static_cast<int64_t>(pos)] == 0) continue;  // no rank produced a gradient
-      auto avg = b.flat.narrow(0, b.offsets[pos], p.numel()).view(p.sizes()).div(world);
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-      p.mutable_grad().copy_(avg);
+      if (any_rank_used[pos] == 0) continue;  // no rank produced a gradient
+      auto avg = b.flat.narrow(0, b.offsets[pos], p.numel()).view(p.sizes());
+      if (p.grad().defined()) p.mutable_grad().copy_(avg);
+      else p.mutable_grad() = avg.clone();
     }
+    // Every slot and flag is written again before the next launch.
     b.ready.assign(b.params.size(), false);
+    b.used.assign(b.params.size(), 0.f);
     b.pending = b.params.size();
-    b.flat.zero_();
   }
   armed_ = false;
   if (options_.reorder_after_first_step && !reordered_ && !arrival_.empty()) {

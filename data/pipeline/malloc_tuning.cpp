@@ -1,6 +1,8 @@
 #include "data/pipeline/malloc_tuning.h"
 
-#if defined(__GLIBC__)
+// <malloc.h> first: __GLIBC__ is defined only once a C library header has
+// been read (testing it before any was included compiled this to nothing).
+#if __has_include(<malloc.h>)
 #include <malloc.h>
 #endif
 
