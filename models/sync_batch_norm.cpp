@@ -50,13 +50,21 @@ torch::Tensor synchronized_batch_norm(torch::nn::BatchNorm2dImpl& bn, const torc
   auto var = SumOverRanks::apply(centred.pow(2).sum(reduce_dims)) / count;
 
   if (o.track_running_stats()) {
+    // Tensor arithmetic only: reading the count back to the host would
+    // stall a CUDA stream once per BatchNorm layer.
     torch::NoGradGuard no_grad;
-    const double n = count.item<double>();
     bn.num_batches_tracked.add_(1);
-    // Cumulative moving average when momentum is None, as torch does.
-    const double m = o.momentum().has_value() ? *o.momentum() : 1.0 / bn.num_batches_tracked.item<double>();
-    bn.running_mean.mul_(1 - m).add_(mean.detach().to(bn.running_mean.dtype()), m);
-    bn.running_var.mul_(1 - m).add_((var.detach() * (n / std::max(n - 1, 1.0))).to(bn.running_var.dtype()), m);
+    auto unbiased = var.detach() * (count / (count - 1).clamp_min(1));
+    auto batch_mean = mean.detach();
+    if (o.momentum().has_value()) {
+      const double m = *o.momentum();
+      bn.running_mean.mul_(1 - m).add_(batch_mean.to(bn.running_mean.dtype()), m);
+      bn.running_var.mul_(1 - m).add_(unbiased.to(bn.running_var.dtype()), m);
+    } else {  // cumulative moving average when momentum is None, as torch does
+      auto m = 1.0 / bn.num_batches_tracked.to(bn.running_mean.dtype());
+      bn.running_mean.add_((batch_mean.to(bn.running_mean.dtype()) - bn.running_mean) * m);
+      bn.running_var.add_((unbiased.to(bn.running_var.dtype()) - bn.running_var) * m);
+    }
   }
   auto y = centred * torch::rsqrt(var + o.eps()).view({1, -1, 1, 1});
   if (o.affine()) y = y * bn.weight.view({1, -1, 1, 1}) + bn.bias.view({1, -1, 1, 1});

@@ -47,3 +47,20 @@ TEST(SyncBatchNorm, OneRankEqualsTorchBatchNorm) {
   EXPECT_THROW(uda::models::batch_norm(*syn, x), std::runtime_error);
   uda::models::set_batch_norm_sync({});
 }
+
+TEST(SyncBatchNorm, CumulativeAverageWithoutMomentumEqualsTorch) {
+  // momentum = None: running statistics are the plain average over batches.
+  auto options = torch::nn::BatchNorm2dOptions(4).momentum(c10::nullopt);
+  torch::nn::BatchNorm2d ref(options), syn(options);
+  uda::models::set_batch_norm_sync([](at::Tensor&) {});
+  torch::manual_seed(5);
+  for (int step = 0; step < 3; ++step) {
+    auto x = torch::randn({2, 4, 3, 3}) * (step + 1) + step;
+    ref->forward(x);
+    uda::models::batch_norm(*syn, x);
+  }
+  uda::models::set_batch_norm_sync({});
+  EXPECT_TRUE(torch::allclose(ref->running_mean, syn->running_mean, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(ref->running_var, syn->running_var, 1e-5, 1e-6));
+  EXPECT_EQ(syn->num_batches_tracked.item<int64_t>(), 3);
+}
