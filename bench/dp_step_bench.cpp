@@ -1,8 +1,8 @@
 // Data-parallel benchmarks, run under mpirun (bench/dp_bench.sh):
 //   allreduce [CHUNK_KIB...]: bus bandwidth 2(n-1)/n * bytes / time of
 //              MpiCommunicator's all-reduce for growing sizes, through Open
-//              MPI and through shared memory (each chunk size), next to
-//              memcpy bandwidth;
+//              MPI, through shared memory (each chunk size) and in place on
+//              shared exchange buffers, next to memcpy bandwidth;
 //   step:      training step time (forward, backward, gradient exchange,
 //              AdamW step) of MiT + DAFormer head, with and without the
 //              exchange, so that its overhead is a ratio.
@@ -38,10 +38,13 @@ double memcpy_gbps(size_t bytes) {
   return bytes * double(reps) / since(t) / 1e9;
 }
 
-// One size sweep of `comm`'s all-reduce, labelled `impl`.
-void allreduce(uda::comm::Communicator& comm, const std::string& impl) {
+// One size sweep of `comm`'s all-reduce, labelled `impl`; `in_place`: on
+// exchange buffers (node-shared memory, as the gradient reducer's buckets).
+void allreduce(uda::comm::Communicator& comm, const std::string& impl, bool in_place = false) {
   for (size_t bytes = 1 << 12; bytes <= (size_t(64) << 20); bytes *= 4) {
-    auto t = torch::ones({static_cast<int64_t>(bytes / 4)});
+    const auto numel = static_cast<int64_t>(bytes / 4);
+    auto t = in_place ? uda::comm::make_exchange_buffer(comm, numel, torch::kFloat) : torch::zeros({numel});
+    t.fill_(1);
     comm.all_reduce(t, uda::comm::ReduceOp::Sum);
     const int reps = std::max<int>(3, static_cast<int>((128u << 20) / bytes));
     comm.barrier();
@@ -57,6 +60,7 @@ void allreduce(uda::comm::Communicator& comm, const std::string& impl) {
                                   {"memcpy_gbps", mc},   {"bus_over_memcpy", bus / mc}}
                        .dump()
                 << std::endl;
+    if (in_place) uda::comm::release_exchange_buffer(comm, t);
   }
 }
 
@@ -76,6 +80,8 @@ void allreduce_sweeps(const std::vector<size_t>& chunk_kib) {
     if (!comm.uses_shared_memory()) throw std::runtime_error("shared memory all-reduce unavailable");
     allreduce(comm, "shm-" + std::to_string(kib) + "KiB");
   }
+  uda::comm::MpiCommunicator comm(MPI_COMM_WORLD);
+  allreduce(comm, "shm-in-place", true);
 }
 
 void step(uda::comm::Communicator& comm, const std::string& backbone, int size, int batch, int iters) {

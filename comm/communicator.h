@@ -40,6 +40,13 @@ class Communicator {
   virtual at::Tensor all_gather(const at::Tensor& tensor) = 0;
 };
 
+// A zeroed 1-D tensor for repeated all-reduces (the gradient reducer's
+// buckets). The MPI backend places fp32/fp64 buffers in node-shared memory,
+// which its all-reduce sums in place without a copy; any other case gets a
+// plain tensor. Collective, as is the release.
+at::Tensor make_exchange_buffer(Communicator& comm, int64_t numel, const at::TensorOptions& options);
+void release_exchange_buffer(Communicator& comm, const at::Tensor& buffer);
+
 enum class Backend { Mpi, Nccl };
 // `auto` picks NCCL for CUDA devices when compiled in, MPI otherwise.
 Backend backend_for_device(const std::string& device);

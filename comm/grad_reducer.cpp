@@ -5,6 +5,7 @@
 #include <torch/csrc/autograd/variable.h>
 #include <torch/torch.h>
 
+#include <exception>
 #include <numeric>
 #include <stdexcept>
 
@@ -49,14 +50,22 @@ GradReducer::GradReducer(Communicator& comm, std::vector<at::Tensor> params, Red
 }
 
 GradReducer::~GradReducer() {
+  // Collective; skipped while unwinding after an error on this rank (the
+  // other ranks may never get here).
+  if (std::uncaught_exceptions() == 0) release_buckets();
   for (size_t i = 0, k = 0; i < params_.size(); ++i) {
     if (!hook_keys_[i]) continue;
     grad_accumulators_[k++]->del_post_hook(hook_keys_[i]);
   }
 }
 
-void GradReducer::build_buckets(const std::vector<size_t>& order) {
+void GradReducer::release_buckets() {
+  for (auto& b : buckets_) release_exchange_buffer(comm_, b->flat);
   buckets_.clear();
+}
+
+void GradReducer::build_buckets(const std::vector<size_t>& order) {
+  release_buckets();
   slot_of_.assign(params_.size(), {0, 0});
   // One open bucket per dtype and device, so mixed-precision models work.
   std::vector<std::pair<std::string, size_t>> open;  // key -> bucket index
@@ -89,7 +98,8 @@ void GradReducer::build_buckets(const std::vector<size_t>& order) {
   }
   for (auto& b : buckets_) {
     const auto& t = params_[b->params.front()];
-    b->flat = torch::zeros({b->data_numel + static_cast<int64_t>(b->params.size())}, t.options().requires_grad(false));
+    b->flat = make_exchange_buffer(comm_, b->data_numel + static_cast<int64_t>(b->params.size()),
+                                   t.options().requires_grad(false));
     b->ready.assign(b->params.size(), false);
     b->used.assign(b->params.size(), 0.f);
     b->pending = b->params.size();

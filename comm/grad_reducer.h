@@ -62,6 +62,7 @@ class GradReducer {
  private:
   struct Bucket;
   void build_buckets(const std::vector<size_t>& order);
+  void release_buckets();
   void on_grad_ready(size_t param_index);
   void launch(Bucket& b);
 

@@ -133,8 +133,33 @@ void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
   run([=] { MPI_Bcast(data, count, type, root, comm_); });
 }
 
+at::Tensor MpiCommunicator::exchange_buffer(int64_t numel, at::ScalarType dtype) {
+  const auto options = torch::TensorOptions().dtype(dtype);
+  if (!shm_ || (dtype != at::kFloat && dtype != at::kDouble)) return torch::zeros({numel}, options);
+  void* memory = nullptr;
+  const size_t bytes = static_cast<size_t>(numel) * c10::elementSize(dtype);
+  run([&] { memory = shm_->allocate_shared(bytes); });
+  if (!memory) return torch::zeros({numel}, options);  // shared memory exhausted: the copying path
+  // The window owns the memory; release_exchange_buffer frees it.
+  return torch::from_blob(memory, {numel}, options);
+}
+
+void MpiCommunicator::release_exchange_buffer(const at::Tensor& buffer) {
+  if (!shm_ || !buffer.defined()) return;
+  void* memory = buffer.data_ptr();
+  if (!shm_->is_shared(memory, static_cast<size_t>(buffer.nbytes()))) return;
+  run([&] { shm_->free_shared(memory); });
+}
+
 std::function<void()> MpiCommunicator::sum_job(const at::Tensor& wire) {
   const size_t count = static_cast<size_t>(wire.numel());
+  // In node-shared memory already: summed in place, no copy.
+  if (shm_ && shm_->is_shared(wire.data_ptr(), count * wire.element_size())) {
+    if (wire.scalar_type() == at::kFloat)
+      return [this, wire, count] { shm_->sum_shared(wire.data_ptr<float>(), count); };
+    if (wire.scalar_type() == at::kDouble)
+      return [this, wire, count] { shm_->sum_shared(wire.data_ptr<double>(), count); };
+  }
   const bool large = count * wire.element_size() >= options_.shm_min_bytes;
   // Each job holds its buffer (a reference-counted tensor) until it has run.
   if (shm_ && large && wire.scalar_type() == at::kFloat)

@@ -48,6 +48,10 @@ class MpiCommunicator : public Communicator {
   // Whether large float sums take the shared-memory path.
   bool uses_shared_memory() const { return shm_ != nullptr; }
 
+  // See make_exchange_buffer (communicator.h). Collective.
+  at::Tensor exchange_buffer(int64_t numel, at::ScalarType dtype);
+  void release_exchange_buffer(const at::Tensor& buffer);
+
  private:
   // Runs `job` in this thread, in order with the asynchronous jobs.
   void run(const std::function<void()>& job);

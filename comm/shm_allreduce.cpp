@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -35,6 +36,38 @@ long futex(std::atomic<uint32_t>* word, int op, uint32_t value) {
 }
 
 size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+// The sources advanced by `by` elements.
+template <typename T>
+std::vector<const T*> offset_sources(const std::vector<const T*>& src, size_t by) {
+  std::vector<const T*> out(src);
+  for (auto& p : out) p += by;
+  return out;
+}
+
+// Every rank's segment of a shared window, as mapped in this process.
+std::vector<char*> segments_of(MPI_Win window, int ranks) {
+  std::vector<char*> out;
+  for (int r = 0; r < ranks; ++r) {
+    MPI_Aint bytes = 0;
+    int disp = 0;
+    void* ptr = nullptr;
+    MPI_Win_shared_query(window, r, &bytes, &disp, &ptr);
+    out.push_back(static_cast<char*>(ptr));
+  }
+  return out;
+}
+
+// Elements [begin, end) of `len` that `rank` sums in sum_shared: whole cache
+// lines, so that no two ranks write the same line.
+template <typename T>
+std::pair<size_t, size_t> share_of(int rank, int ranks, size_t len) {
+  const size_t per_line = kCacheLine / sizeof(T);
+  const size_t lines = (len + per_line - 1) / per_line;
+  const size_t share = (lines + ranks - 1) / ranks * per_line;
+  const size_t begin = std::min(len, share * static_cast<size_t>(rank));
+  return {begin, std::min(len, begin + share)};
+}
 
 // out[i] = src[0][i] + src[1][i] + ... in rank order, so that every rank
 // computes bit-identical sums. Through a small local accumulator, which the
@@ -101,13 +134,7 @@ std::unique_ptr<SharedMemoryAllReduce> SharedMemoryAllReduce::create(MPI_Comm co
   // Plain loads and stores into the window (unified memory model), ordered
   // by the barrier's atomics.
   MPI_Win_lock_all(MPI_MODE_NOCHECK, window);
-  for (int r = 0; r < world; ++r) {
-    MPI_Aint bytes = 0;
-    int disp = 0;
-    void* ptr = nullptr;
-    MPI_Win_shared_query(window, r, &bytes, &disp, &ptr);
-    s->segments_.push_back(static_cast<char*>(ptr));
-  }
+  s->segments_ = segments_of(window, world);
   static_assert(sizeof(Barrier) <= kHeaderBytes, "the barrier must fit the segment header");
   if (rank == 0) new (s->segments_[0]) Barrier();
   MPI_Barrier(node);
@@ -119,6 +146,10 @@ SharedMemoryAllReduce::~SharedMemoryAllReduce() {
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized) return;
+  for (auto& b : shared_) {
+    MPI_Win_unlock_all(b.window);
+    MPI_Win_free(&b.window);
+  }
   MPI_Win_unlock_all(window_);
   MPI_Win_free(&window_);
   MPI_Comm_free(&node_);
@@ -167,6 +198,79 @@ void SharedMemoryAllReduce::sum_impl(T* data, size_t count) {
     sum_into(data + offset, src, len);
   }
 }
+
+void* SharedMemoryAllReduce::allocate_shared(size_t bytes) {
+  // Whole cache lines, so that the last share never straddles into padding
+  // another allocation uses.
+  const MPI_Aint size = static_cast<MPI_Aint>(round_up(std::max<size_t>(bytes, 1), kCacheLine));
+  char* base = nullptr;
+  MPI_Win window = MPI_WIN_NULL;
+  const int rc = MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL, node_, &base, &window);
+  int ok = rc == MPI_SUCCESS ? 1 : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, node_);
+  if (!ok) {
+    if (rc == MPI_SUCCESS) MPI_Win_free(&window);
+    return nullptr;
+  }
+  MPI_Win_lock_all(MPI_MODE_NOCHECK, window);
+  SharedBuffer b;
+  b.window = window;
+  b.segments = segments_of(window, size_);
+  b.bytes = static_cast<size_t>(size);
+  std::memset(b.segments[static_cast<size_t>(rank_)], 0, b.bytes);
+  MPI_Barrier(node_);
+  shared_.push_back(std::move(b));
+  return shared_.back().segments[static_cast<size_t>(rank_)];
+}
+
+void SharedMemoryAllReduce::free_shared(void* buffer) {
+  for (auto it = shared_.begin(); it != shared_.end(); ++it) {
+    if (it->segments[static_cast<size_t>(rank_)] != buffer) continue;
+    MPI_Win_unlock_all(it->window);
+    MPI_Win_free(&it->window);
+    shared_.erase(it);
+    return;
+  }
+}
+
+const SharedMemoryAllReduce::SharedBuffer* SharedMemoryAllReduce::buffer_of(const void* data, size_t bytes) const {
+  const char* p = static_cast<const char*>(data);
+  for (const auto& b : shared_) {
+    const char* mine = b.segments[static_cast<size_t>(rank_)];
+    if (p >= mine && p + bytes <= mine + b.bytes) return &b;
+  }
+  return nullptr;
+}
+
+bool SharedMemoryAllReduce::is_shared(const void* data, size_t bytes) const {
+  return buffer_of(data, bytes) != nullptr;
+}
+
+template <typename T>
+void SharedMemoryAllReduce::sum_shared_impl(T* data, size_t count) {
+  const SharedBuffer* b = buffer_of(data, count * sizeof(T));
+  if (!b) throw std::logic_error("sum_shared: the range is not inside a buffer from allocate_shared");
+  const size_t offset = static_cast<size_t>(reinterpret_cast<char*>(data) - b->segments[static_cast<size_t>(rank_)]);
+  std::vector<T*> at(static_cast<size_t>(size_));
+  std::vector<const T*> src(static_cast<size_t>(size_));
+  for (int r = 0; r < size_; ++r) {
+    at[static_cast<size_t>(r)] = reinterpret_cast<T*>(b->segments[static_cast<size_t>(r)] + offset);
+    src[static_cast<size_t>(r)] = at[static_cast<size_t>(r)];
+  }
+  barrier();  // every rank's values are in place
+  auto [begin, end] = share_of<T>(rank_, size_, count);
+  // Sum this rank's share into its own buffer first (sum_into reads all
+  // sources before it writes each block), then copy it to the others: no
+  // other rank reads or writes these elements until the second barrier.
+  sum_into(at[static_cast<size_t>(rank_)] + begin, offset_sources(src, begin), end - begin);
+  for (int r = 0; r < size_; ++r)
+    if (r != rank_)
+      std::memcpy(at[static_cast<size_t>(r)] + begin, at[static_cast<size_t>(rank_)] + begin, (end - begin) * sizeof(T));
+  barrier();  // every share is everywhere
+}
+
+void SharedMemoryAllReduce::sum_shared(float* data, size_t count) { sum_shared_impl(data, count); }
+void SharedMemoryAllReduce::sum_shared(double* data, size_t count) { sum_shared_impl(data, count); }
 
 void SharedMemoryAllReduce::sum(float* data, size_t count) { sum_impl(data, count); }
 void SharedMemoryAllReduce::sum(double* data, size_t count) { sum_impl(data, count); }

@@ -86,6 +86,8 @@ TEST(MpiCommunicator, QueuedExchangesFinishInOrderAndMatchMpi) {
   shm_options.shm_min_bytes = 0;
   MpiCommunicator shm(MPI_COMM_WORLD, shm_options);
   ASSERT_TRUE(shm.uses_shared_memory());
+  // Two ranks: sums of two addends do not depend on the order (Open MPI's vs rank order).
+  ASSERT_EQ(shm.size(), 2);
   MpiCommunicatorOptions plain_options;
   plain_options.shared_memory = false;
   MpiCommunicator plain(MPI_COMM_WORLD, plain_options);
@@ -140,4 +142,62 @@ TEST(SerialExecutor, RunsJobsInOrderAndCarriesTheirExceptions) {
   auto after = ex.submit([&seen] { seen.push_back(101); });
   after.get();
   EXPECT_EQ(seen.back(), 101);
+}
+
+TEST(SharedMemoryAllReduce, SharedBuffersAreSummedInPlaceOverAnyRange) {
+  auto shm = SharedMemoryAllReduce::create(MPI_COMM_WORLD, 4096);
+  ASSERT_NE(shm, nullptr);
+  constexpr size_t kFloats = 10007;  // not a whole number of cache lines
+  auto* buffer = static_cast<float*>(shm->allocate_shared(kFloats * sizeof(float)));
+  ASSERT_NE(buffer, nullptr);
+  for (size_t i = 0; i < kFloats; ++i) EXPECT_EQ(buffer[i], 0.f) << "fresh buffers are zeroed";
+  auto* doubles = static_cast<double*>(shm->allocate_shared(999 * sizeof(double)));
+  ASSERT_NE(doubles, nullptr);
+  EXPECT_TRUE(shm->is_shared(buffer + 5, 100 * sizeof(float)));
+  EXPECT_FALSE(shm->is_shared(buffer + kFloats - 1, 1024));  // runs past the end
+  std::vector<float> outside(16);
+  EXPECT_FALSE(shm->is_shared(outside.data(), outside.size() * sizeof(float)));
+
+  unsigned salt = 100;
+  // Whole buffer, sub-ranges at odd offsets, lengths below one line per rank.
+  for (auto [offset, count] : {std::pair<size_t, size_t>{0, kFloats}, {3, 5000}, {kFloats - 7, 7}, {17, 1}, {0, 0}}) {
+    auto v = rank_values<float>(count, ++salt);
+    std::copy(v.begin(), v.end(), buffer + offset);
+    const float before = offset > 0 ? buffer[offset - 1] : 0.f;
+    auto expected = rank_order_sum(v);
+    shm->sum_shared(buffer + offset, count);
+    ASSERT_TRUE(std::equal(expected.begin(), expected.end(), buffer + offset)) << offset << "+" << count;
+    if (offset > 0) EXPECT_EQ(buffer[offset - 1], before) << "elements outside the range are left alone";
+  }
+  auto d = rank_values<double>(999, ++salt);
+  std::copy(d.begin(), d.end(), doubles);
+  auto expected_d = rank_order_sum(d);
+  shm->sum_shared(doubles, d.size());
+  EXPECT_TRUE(std::equal(expected_d.begin(), expected_d.end(), doubles));
+  shm->free_shared(doubles);
+  EXPECT_FALSE(shm->is_shared(doubles, sizeof(double)));
+  shm->free_shared(buffer);
+}
+
+TEST(MpiCommunicator, ExchangeBuffersLiveInSharedMemoryAndReduceLikePlainTensors) {
+  MpiCommunicator comm(MPI_COMM_WORLD);
+  ASSERT_TRUE(comm.uses_shared_memory());
+  auto shared = uda::comm::make_exchange_buffer(comm, 70001, torch::kFloat);
+  auto plain = torch::zeros({70001});
+  EXPECT_TRUE(torch::equal(shared, plain));
+  torch::manual_seed(11 + comm.rank());
+  for (int step = 0; step < 3; ++step) {
+    auto values = torch::randn({70001});
+    shared.copy_(values);
+    plain.copy_(values);
+    auto work = comm.all_reduce_async(shared, ReduceOp::Average);
+    comm.all_reduce(plain, ReduceOp::Average);
+    work->wait();
+    ASSERT_TRUE(torch::equal(shared, plain)) << "step " << step;
+  }
+  // Integer buffers, or no shared memory: plain tensors, still released without error.
+  auto ints = uda::comm::make_exchange_buffer(comm, 10, torch::kLong);
+  EXPECT_TRUE(torch::equal(ints, torch::zeros({10}, torch::kLong)));
+  uda::comm::release_exchange_buffer(comm, ints);
+  uda::comm::release_exchange_buffer(comm, shared);
 }
