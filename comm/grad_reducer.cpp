@@ -175,7 +175,7 @@ void GradReducer::finalize() {
       if (any_rank_used[pos] == 0) continue;  // no rank produced a gradient
       auto avg = b.flat.narrow(0, b.offsets[pos], p.numel()).view(p.sizes());
       if (p.grad().defined()) p.mutable_grad().copy_(avg);
-      else p.mutable_grad() = avg.clone();
+      else p.mutable_grad() = torch::empty_like(p).copy_(avg);  // the parameter's memory format
     }
     // Every slot and flag is written again before the next launch.
     b.ready.assign(b.params.size(), false);
