@@ -45,6 +45,24 @@ std::vector<const T*> offset_sources(const std::vector<const T*>& src, size_t by
   return out;
 }
 
+// Collective over `node`: a window of `bytes` per rank that all ranks map,
+// locked for plain loads and stores (unified memory model; ordering comes
+// from the barrier's atomics). MPI_WIN_NULL on every rank if any rank
+// failed to get one.
+MPI_Win allocate_window(MPI_Comm node, size_t bytes) {
+  char* base = nullptr;
+  MPI_Win window = MPI_WIN_NULL;
+  const int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(bytes), 1, MPI_INFO_NULL, node, &base, &window);
+  int ok = rc == MPI_SUCCESS ? 1 : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, node);
+  if (!ok) {
+    if (rc == MPI_SUCCESS) MPI_Win_free(&window);
+    return MPI_WIN_NULL;
+  }
+  MPI_Win_lock_all(MPI_MODE_NOCHECK, window);
+  return window;
+}
+
 // Every rank's segment of a shared window, as mapped in this process.
 std::vector<char*> segments_of(MPI_Win window, int ranks) {
   std::vector<char*> out;
@@ -114,14 +132,8 @@ std::unique_ptr<SharedMemoryAllReduce> SharedMemoryAllReduce::create(MPI_Comm co
   }
   MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN);
   chunk_bytes = round_up(std::max<size_t>(chunk_bytes, kCacheLine), kCacheLine);
-  const MPI_Aint segment = static_cast<MPI_Aint>(kHeaderBytes + 2 * chunk_bytes);
-  char* base = nullptr;
-  MPI_Win window = MPI_WIN_NULL;
-  const int rc = MPI_Win_allocate_shared(segment, 1, MPI_INFO_NULL, node, &base, &window);
-  int ok = rc == MPI_SUCCESS ? 1 : 0;
-  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, node);
-  if (!ok) {
-    if (rc == MPI_SUCCESS) MPI_Win_free(&window);
+  MPI_Win window = allocate_window(node, kHeaderBytes + 2 * chunk_bytes);
+  if (window == MPI_WIN_NULL) {
     MPI_Comm_free(&node);
     return nullptr;
   }
@@ -131,9 +143,6 @@ std::unique_ptr<SharedMemoryAllReduce> SharedMemoryAllReduce::create(MPI_Comm co
   s->rank_ = rank;
   s->size_ = world;
   s->chunk_bytes_ = chunk_bytes;
-  // Plain loads and stores into the window (unified memory model), ordered
-  // by the barrier's atomics.
-  MPI_Win_lock_all(MPI_MODE_NOCHECK, window);
   s->segments_ = segments_of(window, world);
   static_assert(sizeof(Barrier) <= kHeaderBytes, "the barrier must fit the segment header");
   if (rank == 0) new (s->segments_[0]) Barrier();
@@ -202,21 +211,13 @@ void SharedMemoryAllReduce::sum_impl(T* data, size_t count) {
 void* SharedMemoryAllReduce::allocate_shared(size_t bytes) {
   // Whole cache lines, so that the last share never straddles into padding
   // another allocation uses.
-  const MPI_Aint size = static_cast<MPI_Aint>(round_up(std::max<size_t>(bytes, 1), kCacheLine));
-  char* base = nullptr;
-  MPI_Win window = MPI_WIN_NULL;
-  const int rc = MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL, node_, &base, &window);
-  int ok = rc == MPI_SUCCESS ? 1 : 0;
-  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, node_);
-  if (!ok) {
-    if (rc == MPI_SUCCESS) MPI_Win_free(&window);
-    return nullptr;
-  }
-  MPI_Win_lock_all(MPI_MODE_NOCHECK, window);
+  const size_t size = round_up(std::max<size_t>(bytes, 1), kCacheLine);
+  MPI_Win window = allocate_window(node_, size);
+  if (window == MPI_WIN_NULL) return nullptr;
   SharedBuffer b;
   b.window = window;
   b.segments = segments_of(window, size_);
-  b.bytes = static_cast<size_t>(size);
+  b.bytes = size;
   std::memset(b.segments[static_cast<size_t>(rank_)], 0, b.bytes);
   MPI_Barrier(node_);
   shared_.push_back(std::move(b));
