@@ -46,6 +46,12 @@ void finish_reduce(at::Tensor& target, at::Tensor& wire, ReduceOp op, int world)
   if (!wire.is_same(target)) target.copy_(wire);
 }
 
+template <typename T>
+void sum_through_shm(SharedMemoryAllReduce& shm, T* data, size_t count, bool in_place) {
+  if (in_place) shm.sum_shared(data, count);
+  else shm.sum(data, count);
+}
+
 // A sum running on the communicator's thread. Half and bfloat16 tensors
 // travel as a float32 copy (exact for the sum of two ranks' values, and the
 // rounding of the result matches one cast of the float32 sum). Averaging
@@ -153,20 +159,20 @@ void MpiCommunicator::release_exchange_buffer(const at::Tensor& buffer) {
 
 std::function<void()> MpiCommunicator::sum_job(const at::Tensor& wire) {
   const size_t count = static_cast<size_t>(wire.numel());
-  // In node-shared memory already: summed in place, no copy.
-  if (shm_ && shm_->is_shared(wire.data_ptr(), count * wire.element_size())) {
-    if (wire.scalar_type() == at::kFloat)
-      return [this, wire, count] { shm_->sum_shared(wire.data_ptr<float>(), count); };
-    if (wire.scalar_type() == at::kDouble)
-      return [this, wire, count] { shm_->sum_shared(wire.data_ptr<double>(), count); };
-  }
-  const bool large = count * wire.element_size() >= options_.shm_min_bytes;
+  const size_t bytes = count * wire.element_size();
+  const auto dtype = wire.scalar_type();
   // Each job holds its buffer (a reference-counted tensor) until it has run.
-  if (shm_ && large && wire.scalar_type() == at::kFloat)
-    return [this, wire, count] { shm_->sum(wire.data_ptr<float>(), count); };
-  if (shm_ && large && wire.scalar_type() == at::kDouble)
-    return [this, wire, count] { shm_->sum(wire.data_ptr<double>(), count); };
-  const MPI_Datatype type = mpi_type(wire.scalar_type());
+  if (shm_ && (dtype == at::kFloat || dtype == at::kDouble)) {
+    // Exchange buffers (node-shared already) are summed in place; other
+    // float tensors above the threshold go through the chunk window.
+    const bool in_place = shm_->is_shared(wire.data_ptr(), bytes);
+    if (in_place || bytes >= options_.shm_min_bytes)
+      return [this, wire, count, in_place] {
+        if (wire.scalar_type() == at::kFloat) sum_through_shm(*shm_, wire.data_ptr<float>(), count, in_place);
+        else sum_through_shm(*shm_, wire.data_ptr<double>(), count, in_place);
+      };
+  }
+  const MPI_Datatype type = mpi_type(dtype);
   return [this, wire, count, type] {
     MPI_Allreduce(MPI_IN_PLACE, wire.data_ptr(), static_cast<int>(count), type, MPI_SUM, comm_);
   };

@@ -53,8 +53,6 @@ class SharedMemoryAllReduce {
   void sum_shared(float* data, size_t count);
   void sum_shared(double* data, size_t count);
 
-  size_t chunk_bytes() const { return chunk_bytes_; }
-
  private:
   struct Barrier;
   struct SharedBuffer {
