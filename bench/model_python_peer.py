@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Python peer of bench/model_bench.cpp: MiT + DAFormer head (sepaspp) in
 Debian's python3-torch, rebuilt from the architecture description of the
-parity fixture (../shared/fixtures/parity/README.md, "Architecture settings")
+parity fixture (tests/fixtures/parity/README.md, "Architecture settings")
 for timing only. Same arguments and JSON output as model_bench.
 
   /usr/bin/python3 bench/model_python_peer.py --backbone mit_b5 --size 512 --threads 1 --iters 3

@@ -1,22 +1,25 @@
 #!/usr/bin/python3
-"""Rebuild the parity fixture's .pth files from their *.weights.json manifests.
+"""Rebuild a parity fixture set's .pth files from their *.weights.json manifests.
 
 Usage:
-    /usr/bin/python3 scripts/rebuild_parity_weights.py MANIFEST_DIR OUT_DIR [NAME ...]
+    /usr/bin/python3 scripts/rebuild_parity_weights.py OUT_DIR SOURCE [SOURCE ...]
 
-  MANIFEST_DIR  folder with <name>.weights.json (e.g. ../shared/fixtures/parity)
-  OUT_DIR       where <name>.pth is written (e.g. ${CMAKE_BINARY_DIR}/parity-weights)
-  NAME          optional subset: daformer_mitb0 mit_b0_imagenet deeplabv2_r101 fc_discriminator
+  OUT_DIR  where each manifest's "file" (the .pth name it describes) is written
+  SOURCE   a <name>.weights.json manifest, or a set folder: every
+           *.weights.json in it (e.g. tests/fixtures/parity)
 
-Follows the "Weight recipe" and "Rebuilding a .pth file" sections of the
-fixture README exactly; every tensor's sha256 is checked against its manifest
-entry. Idempotent: a file already present whose sha256 equals the manifest's
-pth_file.sha256 (or, written by another torch version, whose tensors all match
-their sha256) is kept. Files appear atomically (written in a temporary folder,
-then renamed), so concurrent callers never see a half-written .pth.
-Needs only Debian's python3-torch and python3-numpy (use /usr/bin/python3).
-Exit status 0 on success, 1 on any mismatch or error. Prints one line per file
-with the time it took.
+Nothing about a particular set is assumed: the manifests name their files,
+seeds and layouts. Follows the "Weight recipe" and "Rebuilding a .pth file"
+sections of the fixture README exactly; every tensor's sha256 is checked
+against its manifest entry. Idempotent: a file already present whose sha256
+equals the manifest's pth_file.sha256 (or, written by another torch version
+or under another name, whose tensors all match their sha256) is kept. Files
+appear atomically (written in a temporary folder, then renamed), so
+concurrent callers never see a half-written .pth. The tests give each
+manifest its own OUT_DIR keyed by the manifest's content, so files of two
+sets never mix. Needs only Debian's python3-torch and python3-numpy (use
+/usr/bin/python3). Exit status 0 on success, 1 on any mismatch or error.
+Prints one line per file with the time it took.
 """
 import collections
 import hashlib
@@ -29,9 +32,6 @@ import zlib
 
 import numpy as np
 import torch
-
-NAMES = ["daformer_mitb0", "mit_b0_imagenet", "deeplabv2_r101", "fc_discriminator"]
-
 
 def recipe_tensor(entry):
     """The float32 / int64 numpy array of one manifest entry (README recipe)."""
@@ -99,9 +99,9 @@ def tensors_verified(path, manifest):
     return all(tensor_sha256(sd[e["key"]].numpy()) == e["sha256"] for e in manifest["tensors"])
 
 
-def rebuild(manifest_dir, out_dir, name):
+def rebuild(manifest_path, out_dir):
     t0 = time.monotonic()
-    with open(os.path.join(manifest_dir, name + ".weights.json")) as f:
+    with open(manifest_path) as f:
         manifest = json.load(f)
     target = os.path.join(out_dir, manifest["file"])
     want = manifest["pth_file"]["sha256"]
@@ -132,18 +132,27 @@ def rebuild(manifest_dir, out_dir, name):
              time.monotonic() - t0))
 
 
+def manifests_of(source):
+    if os.path.isdir(source):
+        found = sorted(os.path.join(source, n) for n in os.listdir(source) if n.endswith(".weights.json"))
+        if not found:
+            raise RuntimeError("no *.weights.json manifest in %s" % source)
+        return found
+    if not source.endswith(".weights.json") or not os.path.isfile(source):
+        raise RuntimeError("%s is neither a set folder nor a *.weights.json manifest" % source)
+    return [source]
+
+
 def main(argv):
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
         return 1
-    manifest_dir, out_dir = argv[1], argv[2]
-    names = argv[3:] or NAMES
+    out_dir = argv[1]
     os.makedirs(out_dir, exist_ok=True)
     try:
-        for name in names:
-            if name.endswith(".pth"):
-                name = name[:-4]
-            rebuild(manifest_dir, out_dir, name)
+        for source in argv[2:]:
+            for manifest_path in manifests_of(source):
+                rebuild(manifest_path, out_dir)
     except Exception as e:  # one clear line for the calling test
         print("rebuild_parity_weights: error: %s" % e, file=sys.stderr)
         return 1

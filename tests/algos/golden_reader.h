@@ -1,9 +1,11 @@
-// Reading ../shared/fixtures/parity/golden.h5 into tensors (HDF5 C API).
+// Reading the parity set's golden.h5 into tensors (HDF5 C API).
 #pragma once
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <torch/torch.h>
+
+#include "tests/support/parity_fixture.h"
 
 #include <cstdlib>
 #include <string>
@@ -11,17 +13,12 @@
 
 namespace uda::test {
 
-inline std::string parity_dir() {
-  const char* env = std::getenv("UDA_PARITY_DIR");
-  return env ? env : UDA_PARITY_DIR_DEFAULT;
-}
-
 class GoldenFile {
  public:
   GoldenFile() {
-    const std::string path = parity_dir() + "/golden.h5";
+    const std::string path = parity_golden();
     file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file_ < 0) ADD_FAILURE() << "parity fixture not found at " << path << " (set UDA_PARITY_DIR)";
+    if (file_ < 0) ADD_FAILURE() << "cannot open " << path;
   }
   ~GoldenFile() {
     if (file_ >= 0) H5Fclose(file_);
@@ -63,6 +60,9 @@ class GoldenFile {
     return t;
   }
 
+  bool has_attr(const std::string& obj, const char* name) const {
+    return H5Aexists_by_name(file_, obj.c_str(), name, H5P_DEFAULT) > 0;
+  }
   double attr_double(const std::string& obj, const char* name) const {
     double v = 0;
     read_attr(obj, name, H5T_NATIVE_DOUBLE, &v);

@@ -33,7 +33,8 @@ TEST(FeatureDistance, EveryGoldenCase) {
   ASSERT_TRUE(f.ok());
   const auto cases = f.children("/helpers/fd");
   ASSERT_FALSE(cases.empty());
-  int empty_cases = 0;
+  // The class count of the set's networks (the helper cases do not repeat it).
+  const int64_t num_classes = f.attr_int64("/daformer", "num_classes");
   for (const auto& c : cases) {
     SCOPED_TRACE(c);
     const std::string g = "/helpers/fd/" + c;
@@ -48,27 +49,34 @@ TEST(FeatureDistance, EveryGoldenCase) {
     auto exp_dist = f.tensor(g + "/pixel_dist", torch::kFloat32);
     EXPECT_TRUE(torch::allclose(dist, exp_dist, 1e-6, 1e-6));
 
-    auto r = uda::algos::thing_class_feature_distance(feat, feat_imnet, gt, classes, min_ratio, 19, lambda,
-                                                      uda::algos::EmptyFeatureDistance::NaN);
+    auto r = uda::algos::thing_class_feature_distance(feat, feat_imnet, gt, classes, min_ratio, num_classes,
+                                                      lambda, uda::algos::EmptyFeatureDistance::NaN);
     EXPECT_EQ(gt.size(-1) / feat.size(-1), f.attr_int64(g, "scale_factor"));
     EXPECT_TRUE(r.gt_rescaled.equal(f.tensor(g + "/gt_rescaled", torch::kInt64)));
     EXPECT_TRUE(r.mask.to(torch::kUInt8).equal(f.tensor(g + "/fdist_mask", torch::kUInt8)));
     const float expected = f.tensor(g + "/loss", torch::kFloat32).item<float>();
     const float got = r.loss.item<float>();
-    if (std::isnan(expected)) {
-      ++empty_cases;
+    if (std::isnan(expected)) {  // an empty mask: the official mean of nothing
       EXPECT_TRUE(std::isnan(got)) << "the 'nan' option reproduces the official NaN";
       EXPECT_EQ(r.selected, 0);
-      // uda's default: no selected pixel, no loss (docs/ALGORITHMS.md).
-      auto z = uda::algos::thing_class_feature_distance(feat, feat_imnet, gt, classes, min_ratio, 19, lambda);
-      EXPECT_EQ(z.loss.item<float>(), 0.0f);
-      EXPECT_EQ(z.selected, 0);
     } else {
       EXPECT_NEAR(got, expected, 1e-6 * std::abs(expected) + 1e-9);
       EXPECT_GT(r.selected, 0);
     }
   }
-  EXPECT_GE(empty_cases, 1) << "the fixture's empty-mask case was not found";
+}
+
+TEST(FeatureDistance, EmptyMaskIsNaNOfficiallyAndZeroByDefault) {
+  auto feat = torch::randn({1, 4, 2, 2});
+  auto ref = torch::randn({1, 4, 2, 2});
+  auto gt = torch::full({1, 1, 8, 8}, 0, torch::kLong);  // no thing class anywhere
+  auto official = uda::algos::thing_class_feature_distance(feat, ref, gt, {6}, 0.75, 19, 0.5,
+                                                           uda::algos::EmptyFeatureDistance::NaN);
+  EXPECT_TRUE(std::isnan(official.loss.item<float>()));
+  // uda's default: no selected pixel, no loss (docs/ALGORITHMS.md).
+  auto z = uda::algos::thing_class_feature_distance(feat, ref, gt, {6}, 0.75, 19, 0.5);
+  EXPECT_EQ(z.loss.item<float>(), 0.0f);
+  EXPECT_EQ(z.selected, 0);
 }
 
 TEST(FeatureDistance, GradientFlowsOnlyIntoStudentFeatures) {
@@ -95,8 +103,11 @@ TEST(PseudoLabels, GoldenCaseWithAndWithoutCrop) {
     EXPECT_EQ(r.weight_scalar, f.tensor(g + "/weight_scalar", torch::kFloat64).item<double>());
     EXPECT_TRUE(r.weight.equal(f.tensor(g + "/pseudo_weight", torch::kFloat32)));
     // DAFormer experiment config: pseudo_weight_ignore_top 15, bottom 120
-    // (the README of the fixture; not stored as attributes).
-    auto crop = uda::algos::pseudo_labels_from_logits(logits, tau, 15, 120);
+    // (the public set's README; a set may state them as attributes).
+    const int64_t top = f.has_attr(g, "pseudo_weight_ignore_top") ? f.attr_int64(g, "pseudo_weight_ignore_top") : 15;
+    const int64_t bottom =
+        f.has_attr(g, "pseudo_weight_ignore_bottom") ? f.attr_int64(g, "pseudo_weight_ignore_bottom") : 120;
+    auto crop = uda::algos::pseudo_labels_from_logits(logits, tau, top, bottom);
     EXPECT_TRUE(crop.weight.equal(f.tensor(g + "/pseudo_weight_croppl", torch::kFloat32)));
     EXPECT_EQ(crop.weight_scalar, r.weight_scalar);
   }

@@ -6,6 +6,8 @@
 
 #include <hdf5.h>
 
+#include "tests/support/parity_fixture.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -24,10 +26,6 @@ ClassStats small_stats() {
   return s;
 }
 
-std::string parity_dir() {
-  const char* env = std::getenv("UDA_PARITY_DIR");
-  return env ? env : UDA_PARITY_DIR_DEFAULT;
-}
 }  // namespace
 
 TEST(ClassStats, TotalsFrequenciesDomainsAndImageLists) {
@@ -90,8 +88,7 @@ TEST(Rcs, AbsentClassesGetZeroAndLowerTemperatureFavoursRareClasses) {
 // /helpers/rcs of the parity fixture: get_rcs_class_probs of the official
 // DAFormer code for each temperature group T<value>.
 TEST(Rcs, MatchesOfficialGoldenValues) {
-  std::string path = parity_dir() + "/golden.h5";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no parity fixture at " << path;
+  std::string path = uda::test::parity_golden();
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   ASSERT_GE(f, 0);
   auto read_i64 = [&](const std::string& name) {
@@ -104,12 +101,21 @@ TEST(Rcs, MatchesOfficialGoldenValues) {
     return v;
   };
   auto flat = read_i64("/helpers/rcs/sample_class_stats");
-  ASSERT_EQ(flat.size() % 19, 0u);
+  // (num_samples, num_classes): the class count is the file's, not assumed.
+  hid_t stats_ds = H5Dopen2(f, "/helpers/rcs/sample_class_stats", H5P_DEFAULT);
+  hid_t stats_sp = H5Dget_space(stats_ds);
+  hsize_t dims[2] = {0, 0};
+  ASSERT_EQ(H5Sget_simple_extent_ndims(stats_sp), 2);
+  H5Sget_simple_extent_dims(stats_sp, dims, nullptr);
+  H5Sclose(stats_sp);
+  H5Dclose(stats_ds);
+  const size_t num_classes = dims[1];
   ClassStats stats;
-  stats.class_names = cityscapes_class_names();
+  for (size_t c = 0; c < num_classes; ++c) stats.class_names.push_back("class" + std::to_string(c));
   stats.domain_names = {"d"};
-  for (size_t i = 0; i < flat.size() / 19; ++i) {
-    stats.per_image.emplace_back(flat.begin() + static_cast<long>(i * 19), flat.begin() + static_cast<long>(i * 19 + 19));
+  for (size_t i = 0; i < dims[0]; ++i) {
+    stats.per_image.emplace_back(flat.begin() + static_cast<long>(i * num_classes),
+                                 flat.begin() + static_cast<long>((i + 1) * num_classes));
     stats.image_domain.push_back(0);
   }
   // The temperatures come from the group names.
@@ -132,14 +138,14 @@ TEST(Rcs, MatchesOfficialGoldenValues) {
     H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, probs.data());
     H5Dclose(ds);
     auto ours = rcs_class_probs(stats, t);
-    std::vector<bool> listed(19, false);
+    std::vector<bool> listed(num_classes, false);
     for (size_t k = 0; k < classes.size(); ++k) {
       listed[static_cast<size_t>(classes[k])] = true;
       EXPECT_NEAR(ours[static_cast<size_t>(classes[k])], probs[k], 1e-6 * std::max(1.0f, probs[k]) + 1e-7 * probs[k])
           << group << " class " << classes[k];
       EXPECT_NEAR(ours[static_cast<size_t>(classes[k])] / probs[k], 1.0, 1e-5) << group << " class " << classes[k];
     }
-    for (size_t c = 0; c < 19; ++c)
+    for (size_t c = 0; c < num_classes; ++c)
       if (!listed[c]) {
         EXPECT_EQ(ours[c], 0.0) << "class " << c << " never occurs";
       }

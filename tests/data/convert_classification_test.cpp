@@ -112,7 +112,8 @@ TEST(ConvertIdx, RotatedDomainsAreInterleavedSlicesOfASeededShuffle) {
 }
 
 TEST(ConvertIdx, FashionMnistGzAndMnistmBlending) {
-  if (!std::filesystem::exists(kFashion + "/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "no " << kFashion;
+  ASSERT_TRUE(std::filesystem::exists(kFashion + "/t10k-images-idx3-ubyte.gz"))
+      << "no " << kFashion << ": install Debian's dataset-fashion-mnist (scripts/install-deps.sh)";
   TempDir tmp;
   auto o = idx_options(kFashion, tmp / "fm");
   o.split = "t10k";

@@ -2,44 +2,11 @@
 
 #include <hdf5.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <mutex>
 #include <stdexcept>
 
-#include "tests/support/test_support.h"
 
 namespace uda::test {
-namespace fs = std::filesystem;
-
-std::string parity_dir() {
-  const char* env = std::getenv("UDA_PARITY_DIR");
-  std::string dir = env && *env ? env : UDA_PARITY_DIR_DEFAULT;
-  if (!fs::exists(fs::path(dir) / "golden.h5"))
-    throw std::runtime_error("parity fixture not found: " + dir +
-                             "/golden.h5 does not exist; set UDA_PARITY_DIR to the folder holding golden.h5 "
-                             "and the *.weights.json manifests");
-  return dir;
-}
-
-std::string parity_weights(const std::string& pth_name) {
-  static std::once_flag once;
-  static std::string cache, error;
-  std::call_once(once, [] {
-    cache = fs::absolute("parity-weights").string();
-    fs::create_directories(cache);
-    const char* py = std::getenv("UDA_PYTHON");
-    const std::string python = py && *py ? py : "/usr/bin/python3";
-    auto r = run_command({python, std::string(UDA_SOURCE_DIR) + "/scripts/rebuild_parity_weights.py", parity_dir(),
-                          cache});
-    if (r.exit_code != 0)
-      error = "rebuilding the parity .pth files failed (exit " + std::to_string(r.exit_code) + "): " + r.out + r.err;
-  });
-  if (!error.empty()) throw std::runtime_error(error);
-  auto p = fs::path(cache) / pth_name;
-  if (!fs::exists(p)) throw std::runtime_error("rebuilt weights missing: " + p.string());
-  return p.string();
-}
 
 double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
   if (actual.sizes() != expected.sizes())

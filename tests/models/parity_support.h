@@ -1,8 +1,8 @@
-// Access to the parity fixture for the model tests: the fixture directory
-// (env UDA_PARITY_DIR, else the build's default), the official .pth files
-// rebuilt once into a cache under the test's working directory, and golden.h5
-// read with the HDF5 C API.
+// golden.h5 of the parity set read into tensors with the HDF5 C API, for the
+// model tests (the set itself: tests/support/parity_fixture.h).
 #pragma once
+
+#include "tests/support/parity_fixture.h"
 
 #include <torch/torch.h>
 
@@ -10,13 +10,6 @@
 #include <vector>
 
 namespace uda::test {
-
-// The fixture directory; fails the calling test (via exception) when missing.
-std::string parity_dir();
-// Path of `<name>` (e.g. "daformer_mitb0.pth") rebuilt from its manifest by
-// scripts/rebuild_parity_weights.py into ./parity-weights (once per process;
-// the script itself is idempotent and atomic across processes).
-std::string parity_weights(const std::string& pth_name);
 
 // Relative error used by every parity check: max|a - b| / max|b|.
 double relative_error(const torch::Tensor& actual, const torch::Tensor& expected);

@@ -1,7 +1,9 @@
 // Rare Class Sampling against the official probabilities
-// (../shared/fixtures/parity/golden.h5, /helpers/rcs).
+// (the parity set's golden.h5, /helpers/rcs).
 #include "core/error.h"
 #include "data/pipeline/rare_class_sampler.h"
+
+#include "tests/support/parity_fixture.h"
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
@@ -15,10 +17,6 @@ namespace dp = uda::data::pipeline;
 
 namespace {
 
-std::string parity_dir() {
-  const char* env = std::getenv("UDA_PARITY_DIR");
-  return env ? env : UDA_PARITY_DIR_DEFAULT;
-}
 
 template <class T>
 std::vector<T> read_all(hid_t file, const std::string& path, hid_t mem_type, std::vector<hsize_t>* dims_out) {
@@ -44,9 +42,9 @@ herr_t collect_group(hid_t, const char* name, const H5L_info_t*, void* out) {
 }
 
 TEST(RareClassTable, MatchesOfficialProbabilitiesForEveryTemperature) {
-  const std::string path = parity_dir() + "/golden.h5";
+  const std::string path = uda::test::parity_golden();
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  ASSERT_GE(f, 0) << "cannot open " << path << " (set UDA_PARITY_DIR)";
+  ASSERT_GE(f, 0) << "cannot open " << path;
   std::vector<hsize_t> dims;
   auto flat = read_all<int64_t>(f, "/helpers/rcs/sample_class_stats", H5T_NATIVE_INT64, &dims);
   ASSERT_EQ(dims.size(), 2u);

@@ -92,7 +92,6 @@ TEST(PthHostile, UnknownGlobalsAndOpcodesAreRefused) {
 }
 
 TEST(PthHostile, TorchSavedObjectWithReduceIsRefused) {
-  if (storage_test::python_with_torch().empty()) GTEST_SKIP();
   uda::test::TempDir dir;
   std::string path = dir / "evil.pth", marker = dir / "pwned";
   ASSERT_EQ(storage_test::run_python(
@@ -140,10 +139,15 @@ TEST(PthHostile, RecursionBombsAndCyclesAreRefused) {
 }
 
 TEST(PthHostile, TruncatedAndCorruptArchivesAreRefused) {
-  if (!storage_test::parity_weights_available()) GTEST_SKIP();
   uda::test::TempDir dir;
-  std::string good = storage_test::parity_weights_dir() + "/fc_discriminator.pth";
-  std::string bytes = uda::test::read_text(good);
+  // A real torch.save file to damage (64 KiB of tensor data after data.pkl).
+  ASSERT_EQ(storage_test::run_python("import collections, sys, torch\n"
+                                     "sd = collections.OrderedDict(w=torch.arange(16384, dtype=torch.float32))\n"
+                                     "torch.save(sd, sys.argv[1])\n",
+                                     {dir / "good.pth"}, nullptr),
+            0);
+  std::string bytes = uda::test::read_text(dir / "good.pth");
+  ASSERT_GT(bytes.size(), 65536u);
   auto write = [&](const std::string& name, const std::string& content) {
     std::ofstream(dir / name, std::ios::binary) << content;
     return dir / name;
@@ -151,11 +155,14 @@ TEST(PthHostile, TruncatedAndCorruptArchivesAreRefused) {
   EXPECT_THAT(refusal(write("half.pth", bytes.substr(0, bytes.size() / 2))), HasSubstr("end-of-central-directory"));
   EXPECT_THAT(refusal(write("empty.pth", "")), HasSubstr("too small"));
   std::string flipped = bytes;
-  flipped[5000] = static_cast<char>(flipped[5000] ^ 0x40);
+  flipped[bytes.size() / 2] = static_cast<char>(flipped[bytes.size() / 2] ^ 0x40);  // inside the tensor record
   EXPECT_THAT(refusal(write("flipped.pth", flipped)), HasSubstr("CRC-32 mismatch"));
+  // Damage the pickle itself: its protocol byte (data.pkl starts with PROTO
+  // 2, "\x80\x02"); the record's CRC catches it first.
   std::string pkl_cut = bytes;
-  // Overwrite STOP of data.pkl: the pickle no longer ends properly (CRC catches it first).
-  pkl_cut[1096] = 0;
+  const size_t pkl = bytes.find("\x80\x02", bytes.find("data.pkl"));
+  ASSERT_NE(pkl, std::string::npos);
+  pkl_cut[pkl + 1] = 9;
   EXPECT_THAT(refusal(write("pkl.pth", pkl_cut)), HasSubstr("corrupt"));
   EXPECT_THAT(refusal(write("text.pth", std::string(100, 'x'))), HasSubstr("end-of-central-directory"));
 }

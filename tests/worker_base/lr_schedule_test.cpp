@@ -2,6 +2,8 @@
 // parity fixture (/helpers/lr of golden.h5), plus the other policies.
 #include "worker/lr_schedule.h"
 
+#include "tests/support/parity_fixture.h"
+
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
@@ -12,10 +14,6 @@
 
 namespace {
 
-std::string parity_dir() {
-  const char* env = std::getenv("UDA_PARITY_DIR");
-  return env ? env : UDA_PARITY_DIR_DEFAULT;
-}
 
 template <class T>
 std::vector<T> read_1d(hid_t file, const std::string& name, hid_t type) {
@@ -73,9 +71,9 @@ std::string read_attr_string(hid_t obj, const char* name) {
 }  // namespace
 
 TEST(LrSchedule, PolyWithLinearWarmupMatchesMmcvGolden) {
-  const std::string path = parity_dir() + "/golden.h5";
+  const std::string path = uda::test::parity_golden();
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  ASSERT_GE(f, 0) << "parity fixture not found at " << path << " (set UDA_PARITY_DIR)";
+  ASSERT_GE(f, 0) << "parity fixture not found at " << path;
   hid_t g = H5Gopen2(f, "/helpers/lr", H5P_DEFAULT);
   uda::worker::LrScheduleOptions o;
   o.policy = "poly";
