@@ -19,6 +19,7 @@
 #include "core/schema.h"
 #include "data/dataset.h"
 #include "models/builder.h"
+#include "models/layers/sample_randomness.h"
 #include "models/discriminator.h"
 #include "models/ops.h"
 #include "worker/train_context.h"
@@ -159,17 +160,26 @@ class Advent : public Algorithm {
 
     // train on source: LAMBDA_SEG_MAIN (1) * main + LAMBDA_SEG_AUX * aux, the
     // logits upsampled to the input size (`interp`).
+    // CrossEntropy2d averages over the valid pixels of the (global) batch.
+    auto cross_entropy = [&](const at::Tensor& pred) {
+      auto ce = seg_cross_entropy_sum(pred, batch.source.labels, align_);
+      return ctx.global_mean(ce.sum, ce.count);
+    };
     const int64_t hs = batch.source.images.size(2), ws = batch.source.images.size(3);
-    auto out_s = net_->forward(input(batch.source.images));
+    at::Tensor pred_src_main, pred_src_aux;
+    models::SegmentorOutput out_s;
+    {
+      models::SampleKeyScope keys(ctx.sample_keys("advent.source", batch.source.indices));
+      out_s = net_->forward(input(batch.source.images));
+    }
     check_levels(out_s);
-    auto pred_src_main = resize_logits(out_s.logits, hs, ws, align_);
-    auto loss_seg_main = seg_cross_entropy(pred_src_main, batch.source.labels, align_);
+    pred_src_main = resize_logits(out_s.logits, hs, ws, align_);
+    auto loss_seg_main = cross_entropy(pred_src_main);
     auto loss_seg = loss_seg_main;
     Scalars s{{"loss_seg", loss_seg_main.item<double>()}};
-    at::Tensor pred_src_aux;
     if (multi_level_) {
       pred_src_aux = resize_logits(out_s.aux, hs, ws, align_);
-      auto loss_seg_aux = seg_cross_entropy(pred_src_aux, batch.source.labels, align_);
+      auto loss_seg_aux = cross_entropy(pred_src_aux);
       loss_seg = loss_seg + aux_weight_ * loss_seg_aux;
       s.emplace_back("loss_seg_aux", loss_seg_aux.item<double>());
     }
@@ -178,7 +188,11 @@ class Advent : public Algorithm {
 
     // target: predictions upsampled to the target input size (`interp_target`)
     const int64_t ht = batch.target.images.size(2), wt = batch.target.images.size(3);
-    auto out_t = net_->forward(input(batch.target.images));
+    models::SegmentorOutput out_t;
+    {
+      models::SampleKeyScope keys(ctx.sample_keys("advent.target", batch.target.indices));
+      out_t = net_->forward(input(batch.target.images));
+    }
     check_levels(out_t);
     auto pred_trg_main = resize_logits(out_t.logits, ht, wt, align_);
     at::Tensor pred_trg_aux;

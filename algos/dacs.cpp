@@ -24,6 +24,7 @@
 #include "core/error.h"
 #include "core/schema.h"
 #include "models/builder.h"
+#include "models/layers/sample_randomness.h"
 #include "worker/ema.h"
 #include "worker/train_context.h"
 
@@ -201,6 +202,7 @@ class Dacs : public Algorithm {
     net_->train();
     opt_->zero_grad();
     auto src_labels = src.labels.to(torch::kLong);
+    models::SampleKeyScope source_keys(ctx.sample_keys("dacs.source", src.indices));
     auto out = net_->forward(src.images);
     // mmseg 0.16 CrossEntropyLoss (reduction mean, no avg_factor): the mean
     // over ALL pixels, ignored ones counting as 0; a unit pixel weight gives
@@ -224,9 +226,18 @@ class Dacs : public Algorithm {
       }
       auto fd = thing_class_feature_distance(out.features.back(), feat_imnet.back(), src_labels.unsqueeze(1),
                                              fd_classes_, fd_min_ratio_, num_classes_, fd_lambda_, fd_empty_);
-      s.emplace_back("loss_imnet_feat_dist", fd.loss.item<double>());
-      s.emplace_back("fd_empty", fd.selected == 0 ? 1.0 : 0.0);
-      loss = loss + fd.loss;
+      // The mean over the selected pixels of the global batch (the official
+      // batch is one GPU's): W ranks x b equal one rank x W*b.
+      const double selected = ctx.global_sum(static_cast<double>(fd.selected));
+      at::Tensor fd_loss;
+      if (selected > 0)
+        fd_loss = fd.sum * (static_cast<double>(ctx.world_size()) / selected);
+      else
+        fd_loss = fd_empty_ == EmptyFeatureDistance::NaN ? torch::full({}, NAN, loss.options())
+                                                         : torch::zeros({}, loss.options());
+      s.emplace_back("loss_imnet_feat_dist", fd_loss.item<double>());
+      s.emplace_back("fd_empty", selected == 0 ? 1.0 : 0.0);
+      loss = loss + fd_loss;
     }
     if (!ctx.check_loss("loss_src", loss)) return s;
     loss.backward();
@@ -238,12 +249,14 @@ class Dacs : public Algorithm {
       torch::NoGradGuard ng;
       teacher_mode(*teacher_);
       auto logits = teacher_->encode_decode(tgt.images);
-      pl = pseudo_labels_from_logits(logits, threshold_, ignore_top_, ignore_bottom_);
+      pl = pseudo_labels_from_logits(logits, threshold_, ignore_top_, ignore_bottom_,
+                                     [&ctx](double v) { return ctx.global_sum(v); });
     }
     s.emplace_back("pseudo_weight", pl.weight_scalar);
 
     // 4. ClassMix + strong augmentation ([dacs] "Apply mixing").
     auto mixed = mix(src, src_labels, tgt, pl, ctx);
+    models::SampleKeyScope mix_keys(ctx.sample_keys("dacs.mix", src.indices));
     auto out_mix = net_->forward(mixed.images);
     auto loss_mix = seg_cross_entropy(out_mix.logits, mixed.labels, align_, mixed.weight);
     s.emplace_back("loss_mix", loss_mix.item<double>());
@@ -263,7 +276,7 @@ class Dacs : public Algorithm {
 
   at::Tensor predict(const at::Tensor& images) override {
     // The official evaluation uses the student ("model.*"), see
-    // ../shared/fixtures/parity/README.md, checkpoint layouts.
+    // tests/fixtures/parity/README.md, checkpoint layouts.
     net_->eval();
     return net_->predict(images);
   }
@@ -288,7 +301,9 @@ class Dacs : public Algorithm {
 
     // [dt] get_class_masks: classes = torch.unique(labels) over the whole
     // batch (the loop variable is not used there), one choice per image.
-    const auto batch_classes = std::get<0>(at::_unique(src_labels, /*sorted=*/true));
+    // The batch is the global one (every rank's source labels), so the
+    // choice does not depend on how the batch is split over ranks.
+    const auto batch_classes = classes_from_batch_ ? global_classes(src_labels, ctx) : at::Tensor();
     const int64_t n = src.images.size(0);
     std::vector<at::Tensor> imgs, lbls, wts;
     auto src_idx = src.indices.to(torch::kCPU);
@@ -307,6 +322,14 @@ class Dacs : public Algorithm {
       wts.push_back(one_mix(mask, torch::ones_like(pl.weight[i]), pl.weight[i]));
     }
     return {torch::cat(imgs), torch::cat(lbls), torch::cat(wts)};
+  }
+
+  // Sorted label values present in any rank's labels (255 included).
+  static at::Tensor global_classes(const at::Tensor& labels, worker::TrainContext& ctx) {
+    auto present = torch::zeros({256}, torch::kDouble);
+    present.index_put_({std::get<0>(at::_unique(labels.to(torch::kCPU), /*sorted=*/true))}, 1.0);
+    if (ctx.world_size() > 1) ctx.comm().all_reduce(present, comm::ReduceOp::Sum);
+    return present.nonzero().squeeze(1).to(torch::kLong);
   }
 
   models::Segmentor net_, teacher_, imnet_;

@@ -27,4 +27,13 @@ at::Tensor seg_cross_entropy(const at::Tensor& logits, const at::Tensor& labels,
   return (per_pixel * pixel_weight).mean();
 }
 
+LossSum seg_cross_entropy_sum(const at::Tensor& logits, const at::Tensor& labels, bool align_corners) {
+  auto l = resize_logits(logits, labels.size(-2), labels.size(-1), align_corners);
+  auto target = labels.to(torch::kLong);
+  LossSum r;
+  r.sum = F::cross_entropy(l, target, F::CrossEntropyFuncOptions().ignore_index(255).reduction(torch::kSum));
+  r.count = static_cast<double>((target != 255).sum().item<int64_t>());
+  return r;
+}
+
 }  // namespace uda::algos

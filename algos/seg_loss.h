@@ -13,6 +13,16 @@ namespace uda::algos {
 at::Tensor seg_cross_entropy(const at::Tensor& logits, const at::Tensor& labels, bool align_corners = false,
                              const at::Tensor& pixel_weight = {});
 
+// The same cross-entropy as its sum over non-ignored pixels and their number,
+// for the mean over the valid pixels of the global batch
+// (TrainContext::global_mean): the count differs between ranks, so the mean
+// of the ranks' means would not be the global one.
+struct LossSum {
+  at::Tensor sum;
+  double count = 0;
+};
+LossSum seg_cross_entropy_sum(const at::Tensor& logits, const at::Tensor& labels, bool align_corners = false);
+
 // Bilinear resize of logits to (h, w).
 at::Tensor resize_logits(const at::Tensor& logits, int64_t h, int64_t w, bool align_corners);
 

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/schema.h"
 #include "models/builder.h"
+#include "models/layers/sample_randomness.h"
 #include "worker/train_context.h"
 
 #include <torch/torch.h>
@@ -51,15 +52,22 @@ class SourceOnly : public Algorithm {
   Scalars train_step(const Batch& batch, worker::TrainContext& ctx) override {
     net_->train();
     opt_->zero_grad();
+    models::SampleKeyScope keys(ctx.sample_keys("source_only.source", batch.source.indices));
     auto out = net_->forward(batch.source.images);
-    // A unit pixel weight makes seg_cross_entropy average over all pixels.
-    at::Tensor unit;
-    if (all_pixels_) unit = torch::ones(batch.source.labels.sizes(), batch.source.images.options());
-    auto loss_main = seg_cross_entropy(out.logits, batch.source.labels, align_, unit);
+    auto cross_entropy = [&](const at::Tensor& logits) {
+      if (all_pixels_) {  // a unit pixel weight makes seg_cross_entropy average over all pixels
+        auto unit = torch::ones(batch.source.labels.sizes(), batch.source.images.options());
+        return seg_cross_entropy(logits, batch.source.labels, align_, unit);
+      }
+      // The mean over the valid pixels of the global batch.
+      auto ce = seg_cross_entropy_sum(logits, batch.source.labels, align_);
+      return ctx.global_mean(ce.sum, ce.count);
+    };
+    auto loss_main = cross_entropy(out.logits);
     auto loss = loss_main;
     Scalars s{{"loss_seg", loss_main.item<double>()}};
     if (out.aux.defined()) {
-      auto loss_aux = seg_cross_entropy(out.aux, batch.source.labels, align_, unit);
+      auto loss_aux = cross_entropy(out.aux);
       loss = loss + aux_weight_ * loss_aux;
       s.emplace_back("loss_seg_aux", loss_aux.item<double>());
     }

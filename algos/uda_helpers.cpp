@@ -56,6 +56,7 @@ FeatureDistance thing_class_feature_distance(const at::Tensor& feat, const at::T
     selected = dist.masked_select(r.mask.squeeze(1));
   }
   r.selected = selected.numel();
+  r.sum = lambda * selected.sum();
   if (r.selected == 0 && empty == EmptyFeatureDistance::Zero) {
     // uda's choice (docs/ALGORITHMS.md): no thing pixel, no loss. The
     // official torch.mean of an empty selection is NaN, which would poison
@@ -68,14 +69,16 @@ FeatureDistance thing_class_feature_distance(const at::Tensor& feat, const at::T
 }
 
 PseudoLabels pseudo_labels_from_logits(const at::Tensor& teacher_logits, double threshold, int64_t ignore_top,
-                                       int64_t ignore_bottom) {
+                                       int64_t ignore_bottom, const std::function<double(double)>& global_sum) {
   PseudoLabels r;
   // [dacs] forward_train "Generate pseudo-label": softmax over classes, max/argmax.
   auto soft = torch::softmax(teacher_logits.detach(), 1);
   std::tie(r.prob, r.label) = soft.max(1);
   // prob.ge(threshold): the threshold is compared in the tensor's dtype.
-  const int64_t large = r.prob.ge(threshold).sum().item<int64_t>();
-  r.weight_scalar = static_cast<double>(large) / static_cast<double>(r.label.numel());
+  double large = static_cast<double>(r.prob.ge(threshold).sum().item<int64_t>());
+  double total = static_cast<double>(r.label.numel());
+  if (global_sum) large = global_sum(large), total = global_sum(total);
+  r.weight_scalar = large / total;
   r.weight = torch::full(r.prob.sizes(), r.weight_scalar, r.prob.options());
   const int64_t h = r.weight.size(1);
   // [dacs] pseudo_weight[:, :top, :] = 0 and pseudo_weight[:, -bottom:, :] = 0

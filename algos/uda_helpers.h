@@ -6,11 +6,14 @@
 //   mmseg/utils/utils.py           downscale_label_ratio
 //   mmseg/models/uda/dacs.py       masked_feat_dist, calc_feat_dist,
 //                                  forward_train (pseudo-label weight)
-// Checked against ../shared/fixtures/parity/golden.h5 (/helpers/downscale,
-// /helpers/fd, /helpers/pseudo_weight) in tests/algos/uda_helpers_test.cpp.
+// Checked against the parity set's golden.h5 (tests/fixtures/parity;
+// /helpers/downscale, /helpers/fd, /helpers/pseudo_weight) in
+// tests/algos/uda_helpers_test.cpp.
 #pragma once
 
 #include <ATen/core/Tensor.h>
+
+#include <functional>
 
 #include <cstdint>
 #include <vector>
@@ -32,6 +35,7 @@ enum class EmptyFeatureDistance { Zero, NaN };
 
 struct FeatureDistance {
   at::Tensor loss;          // lambda * mean masked distance (0-d, differentiable w.r.t. feat)
+  at::Tensor sum;           // lambda * sum of the masked distances (for a mean over the global batch)
   at::Tensor gt_rescaled;   // int64 [N, 1, h, w] (defined when classes are given)
   at::Tensor mask;          // bool  [N, 1, h, w] (defined when classes are given)
   int64_t selected = 0;     // number of pixels averaged
@@ -54,11 +58,15 @@ struct PseudoLabels {
 };
 
 // The teacher's pseudo-labels and their weight as DACS.forward_train computes
-// them: ONE scalar for the whole (rank-local) batch, the fraction of pixels
-// whose confidence reaches `threshold` (compared in float32), written to
-// every pixel; then the first `ignore_top` and last `ignore_bottom` rows of
-// every map are set to 0 (DAFormer's pseudo-label crop).
+// them: ONE scalar for the whole batch, the fraction of pixels whose
+// confidence reaches `threshold` (compared in float32), written to every
+// pixel; then the first `ignore_top` and last `ignore_bottom` rows of every
+// map are set to 0 (DAFormer's pseudo-label crop). The official batch is one
+// GPU's; `global_sum` (TrainContext::global_sum) makes it the global batch of
+// all ranks, so that W ranks x b weight as one rank x W*b. Without it, the
+// local batch.
 PseudoLabels pseudo_labels_from_logits(const at::Tensor& teacher_logits, double threshold, int64_t ignore_top,
-                                       int64_t ignore_bottom);
+                                       int64_t ignore_bottom,
+                                       const std::function<double(double)>& global_sum = nullptr);
 
 }  // namespace uda::algos

@@ -1,4 +1,5 @@
 // `uda config show CONFIG [--set k=v ...]` and `uda config doc`.
+#include "algos/algorithm.h"
 #include "core/config.h"
 #include "core/schema.h"
 #include "launcher/commands.h"
@@ -22,6 +23,11 @@ void add_config_command(CLI::App& app) {
     auto c = config::load(file, sets);
     std::cout << c.json().dump(2) << "\n";
     std::cerr << "config hash " << c.hash() << "\n";
+  });
+
+  auto* algos = cfg->add_subcommand("algorithms", "List the registered algorithms (values of algorithm.name)");
+  algos->callback([] {
+    for (const auto& name : algos::registered_algorithms()) std::cout << name << "\n";
   });
 
   auto* doc = cfg->add_subcommand("doc", "List every declared config key with its type, default and doc");

@@ -29,6 +29,7 @@ void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_infer_command(CLI::App& app);
 void add_export_command(CLI::App& app);
+void add_diff_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 void add_collect_command(CLI::App& app);
 void add_report_command(CLI::App& app);

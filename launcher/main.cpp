@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   cli::add_eval_command(app);
   cli::add_infer_command(app);
   cli::add_export_command(app);
+  cli::add_diff_command(app);
   cli::add_sweep_command(app);
   cli::add_collect_command(app);
   cli::add_report_command(app);

@@ -12,7 +12,6 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
 #include "models/backbone.h"
@@ -65,7 +64,6 @@ class DAFormerHeadImpl : public DecodeHeadImpl {
   std::vector<MLPEmbed> embeds_;
   ASPPWrapper aspp_{nullptr};
   ConvModule fuse_conv_{nullptr};
-  torch::nn::Dropout2d dropout_{nullptr};
   torch::nn::Conv2d conv_seg_{nullptr};
 };
 

@@ -1,6 +1,7 @@
 // DAFormer head and SegFormer head. Sources: DAFormer e6f6e04
 // mmseg/models/decode_heads/{daformer_head,segformer_head,sep_aspp_head,
 // aspp_head,decode_head}.py, cited as [daf], [segf], [sep], [aspp], [base].
+#include "models/layers/sample_randomness.h"
 #include <torch/torch.h>
 
 #include "core/error.h"
@@ -92,7 +93,6 @@ DAFormerHeadImpl::DAFormerHeadImpl(const DAFormerHeadConfig& cfg) : cfg_(cfg) {
     throw UserError("unknown DAFormer fusion '" + cfg.fusion + "'", "model.head.fusion", "use aspp or conv");
   }
   // [base] cls_seg: Dropout2d(dropout_ratio) then conv_seg 1x1 with bias.
-  if (cfg.dropout_ratio > 0) dropout_ = register_module("dropout", torch::nn::Dropout2d(cfg.dropout_ratio));
   conv_seg_ = register_module("conv_seg", torch::nn::Conv2d(torch::nn::Conv2dOptions(cfg.channels, cfg.num_classes, 1)));
 }
 
@@ -108,7 +108,7 @@ torch::Tensor DAFormerHeadImpl::forward(const std::vector<torch::Tensor>& featur
   }
   auto x = torch::cat(levels, 1);
   x = aspp_ ? aspp_->forward(x) : fuse_conv_->forward(x);
-  if (dropout_) x = dropout_->forward(x);
+  x = sample_dropout2d(x, cfg_.dropout_ratio, is_training());
   return conv_seg_->forward(x);
 }
 
@@ -121,7 +121,6 @@ SegFormerHeadImpl::SegFormerHeadImpl(const SegFormerHeadConfig& cfg) : cfg_(cfg)
   // [base] creates conv_seg (unused by SegFormerHead) and dropout before the
   // subclass builds its own layers; registration order follows the file.
   conv_seg_ = register_module("conv_seg", torch::nn::Conv2d(torch::nn::Conv2dOptions(cfg.channels, cfg.num_classes, 1)));
-  if (cfg.dropout_ratio > 0) dropout_ = register_module("dropout", torch::nn::Dropout2d(cfg.dropout_ratio));
   register_module("linear_c", dict);
   // [segf] linear_fuse: ConvModule with BN and ReLU, padding k//2 (0 for 1x1).
   ConvModuleOptions o;
@@ -142,7 +141,7 @@ torch::Tensor SegFormerHeadImpl::forward(const std::vector<torch::Tensor>& featu
     levels.push_back(e);
   }
   auto x = linear_fuse_->forward(torch::cat(levels, 1));
-  if (dropout_) x = dropout_->forward(x);
+  x = sample_dropout2d(x, cfg_.dropout_ratio, is_training());
   return linear_pred_->forward(x);
 }
 

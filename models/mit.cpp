@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/layers/sample_randomness.h"
 
 namespace uda::models {
 namespace detail {
@@ -17,17 +18,6 @@ using torch::Tensor;
 // patch-embedding norm and the spatial-reduction norm keep PyTorch's 1e-5.
 constexpr double kBlockEps = 1e-6;
 constexpr double kEmbedEps = 1e-5;
-
-// timm DropPath: per-sample mask, kept samples scaled by 1/keep_prob.
-// Returns an undefined tensor when inactive (eval mode or rate 0).
-Tensor drop_path_mask(const Tensor& x, double p, bool training) {
-  if (p <= 0.0 || !training) return {};
-  const double keep = 1.0 - p;
-  std::vector<int64_t> shape(x.dim(), 1);
-  shape[0] = x.size(0);
-  auto mask = (torch::rand(shape, x.options()) + keep).floor_();
-  return mask.div_(keep);
-}
 
 Tensor apply_mask(const Tensor& y, const Tensor& mask) { return mask.defined() ? y * mask : y; }
 
@@ -57,13 +47,15 @@ class OverlapPatchEmbedImpl : public torch::nn::Module {
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(int64_t dim, int64_t heads, bool qkv_bias, double attn_drop, double proj_drop, int64_t sr)
-      : heads_(heads), sr_(sr), scale_(std::pow(static_cast<double>(dim / heads), -0.5)) {
+      : attn_drop_(attn_drop),
+        proj_drop_(proj_drop),
+        heads_(heads),
+        sr_(sr),
+        scale_(std::pow(static_cast<double>(dim / heads), -0.5)) {
     TORCH_CHECK(dim % heads == 0, "MiT: dim ", dim, " is not divisible by num_heads ", heads);
     q = register_module("q", torch::nn::Linear(torch::nn::LinearOptions(dim, dim).bias(qkv_bias)));
     kv = register_module("kv", torch::nn::Linear(torch::nn::LinearOptions(dim, 2 * dim).bias(qkv_bias)));
-    attn_drop_ = register_module("attn_drop", torch::nn::Dropout(attn_drop));
     proj = register_module("proj", torch::nn::Linear(dim, dim));
-    proj_drop_ = register_module("proj_drop", torch::nn::Dropout(proj_drop));
     if (sr > 1) {
       this->sr = register_module("sr", torch::nn::Conv2d(torch::nn::Conv2dOptions(dim, dim, sr).stride(sr)));
       norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(kEmbedEps)));
@@ -81,9 +73,9 @@ class AttentionImpl : public torch::nn::Module {
     auto kvh = kv->forward(src).reshape({B, -1, 2, heads_, hd}).permute({2, 0, 3, 1, 4}).contiguous();
     auto k = kvh[0], v = kvh[1];
     auto attn = torch::matmul(qh, k.transpose(-2, -1).contiguous()) * scale_;
-    attn = attn_drop_->forward(attn.softmax(-1));
+    attn = sample_dropout(attn.softmax(-1), attn_drop_, is_training());
     auto y = torch::matmul(attn, v).transpose(1, 2).contiguous().reshape({B, N, C});
-    return proj_drop_->forward(proj->forward(y));
+    return sample_dropout(proj->forward(y), proj_drop_, is_training());
   }
 
   torch::nn::Linear q{nullptr}, kv{nullptr}, proj{nullptr};
@@ -91,7 +83,7 @@ class AttentionImpl : public torch::nn::Module {
   torch::nn::LayerNorm norm{nullptr};
 
  private:
-  torch::nn::Dropout attn_drop_{nullptr}, proj_drop_{nullptr};
+  double attn_drop_, proj_drop_;  // per-sample dropout rates (models/layers/sample_randomness.h)
   int64_t heads_, sr_;
   double scale_;  // [mit] qk_scale or head_dim ** -0.5
 };
@@ -120,17 +112,17 @@ class MlpImpl : public torch::nn::Module {
       : fc1(register_module("fc1", torch::nn::Linear(dim, hidden))),
         dwconv(register_module("dwconv", std::make_shared<DWConvImpl>(hidden))),
         fc2(register_module("fc2", torch::nn::Linear(hidden, dim))),
-        drop_(register_module("drop", torch::nn::Dropout(drop))) {}
+        drop_(drop) {}
   Tensor forward(const Tensor& x, int64_t H, int64_t W) {
     auto y = torch::gelu(dwconv->forward(fc1->forward(x), H, W));
-    return drop_->forward(fc2->forward(drop_->forward(y)));
+    return sample_dropout(fc2->forward(sample_dropout(y, drop_, is_training())), drop_, is_training());
   }
   torch::nn::Linear fc1;
   std::shared_ptr<DWConvImpl> dwconv;
   torch::nn::Linear fc2;
 
  private:
-  torch::nn::Dropout drop_;
+  double drop_;
 };
 
 class MiTBlockImpl;
@@ -163,8 +155,8 @@ class MiTBlockImpl : public torch::nn::Module {
   }
 
   Tensor forward(const Tensor& x, int64_t H, int64_t W) {
-    auto m1 = drop_path_mask(x, drop_path_, is_training());
-    auto m2 = drop_path_mask(x, drop_path_, is_training());
+    auto m1 = sample_drop_path_mask(x, drop_path_, is_training());
+    auto m2 = sample_drop_path_mask(x, drop_path_, is_training());
     if (checkpoint_ && is_training() && torch::GradMode::is_enabled())
       return BlockCheckpointFn::apply(x, this, H, W, DropMasks{m1, m2})[0];
     return body(x, H, W, m1, m2);

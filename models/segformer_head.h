@@ -7,7 +7,6 @@
 #include <vector>
 
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
 #include "models/backbone.h"
@@ -34,7 +33,6 @@ class SegFormerHeadImpl : public DecodeHeadImpl {
   SegFormerHeadConfig cfg_;
   std::vector<MLPEmbed> linear_c_;
   ConvModule linear_fuse_{nullptr};
-  torch::nn::Dropout2d dropout_{nullptr};
   torch::nn::Conv2d linear_pred_{nullptr}, conv_seg_{nullptr};
 };
 

@@ -6,6 +6,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <stdexcept>
+
 namespace uda::worker {
 
 uint64_t mix_seed(uint64_t seed, const std::string& stream, int64_t a, int64_t b) {
@@ -76,6 +78,27 @@ void TrainContext::track_tensor(const std::string& name, at::Tensor tensor, Repl
 
 at::Generator TrainContext::sample_generator(const std::string& stream, int64_t global_slot) const {
   return at::make_generator<at::CPUGeneratorImpl>(mix_seed(seed_, stream, global_slot));
+}
+
+double TrainContext::global_sum(double local) const {
+  if (comm_.size() == 1) return local;
+  auto t = torch::tensor({local}, torch::kDouble);
+  comm_.all_reduce(t, comm::ReduceOp::Sum);
+  return t.item<double>();
+}
+
+at::Tensor TrainContext::global_mean(const at::Tensor& local_sum, double local_count) const {
+  return local_sum * (static_cast<double>(comm_.size()) / global_sum(local_count));
+}
+
+std::vector<uint64_t> TrainContext::sample_keys(const std::string& stream, const at::Tensor& global_slots) const {
+  if (!global_slots.defined())
+    throw std::logic_error("sample_keys(\"" + stream + "\"): the batch carries no global sample slots (DomainBatch::indices)");
+  auto slots = global_slots.to(torch::kCPU).to(torch::kLong).contiguous();
+  std::vector<uint64_t> keys(static_cast<size_t>(slots.numel()));
+  const int64_t* s = slots.data_ptr<int64_t>();
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = mix_seed(seed_, stream, s[i], -2);
+  return keys;
 }
 
 at::Generator TrainContext::step_generator(const std::string& stream) const {

@@ -75,11 +75,25 @@ class TrainContext {
   bool check_loss(const std::string& name, const at::Tensor& loss);
   int64_t skipped_steps() const { return skipped_steps_; }
 
+  // Statistics over the global batch (all ranks' samples of this step), so
+  // that a loss or weight taken "over the batch" is the same for W ranks x b
+  // as for one rank x W*b (docs/SCALING.md). Collective: every rank calls.
+  double global_sum(double local) const;
+  // The global mean of a quantity whose local sum and count are given:
+  // local_sum * W / (sum of counts over ranks). Averaging the ranks'
+  // gradients (what the reducer does) then gives the gradient of the
+  // global mean. With one rank: local_sum / local_count.
+  at::Tensor global_mean(const at::Tensor& local_sum, double local_count) const;
+
   // A generator for one sample's randomness, a pure function of (seed,
   // stream, global sample slot): identical whatever the number of ranks.
   at::Generator sample_generator(const std::string& stream, int64_t global_slot) const;
   // A generator shared by all ranks for this iteration (same draws everywhere).
   at::Generator step_generator(const std::string& stream) const;
+  // One key per batch row for the stochastic layers' per-sample draws
+  // (models/layers/sample_randomness.h): a function of (seed, stream, global
+  // slot), e.g. SampleKeyScope scope(ctx.sample_keys("source", batch.source.indices)).
+  std::vector<uint64_t> sample_keys(const std::string& stream, const at::Tensor& global_slots) const;
 
   // Registry, for the trainer and the checkpoint code.
   const std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>& modules() const { return modules_; }

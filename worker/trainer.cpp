@@ -4,6 +4,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/schema.h"
+#include "models/layers/sample_randomness.h"
 #include "models/sync_batch_norm.h"
 #include "worker/evaluator.h"
 #include "worker/preemption.h"
@@ -84,6 +85,7 @@ Trainer::Trainer(const config::Config& cfg, comm::Communicator& comm, c10::Devic
 
 Trainer::~Trainer() {
   if (owns_batch_norm_sync_) models::set_batch_norm_sync({});
+  models::require_sample_keys(false);
 }
 
 void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSource> eval,
@@ -101,6 +103,9 @@ void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSourc
     models::set_batch_norm_sync([this](at::Tensor& t) { comm_.all_reduce(t, comm::ReduceOp::Sum); });
     owns_batch_norm_sync_ = true;
   }
+  // Dropout and drop path must draw per sample inside the algorithms'
+  // SampleKeyScopes: a draw outside one is a plugin bug, reported at once.
+  models::require_sample_keys(true);
   algorithm_ = algos::make_algorithm(cfg_.get<std::string>("algorithm.name"));
   algorithm_->setup(*ctx_);
   if (checkpointer_) {
@@ -177,9 +182,10 @@ TrainResult Trainer::run() {
   double data_s = 0, step_s = 0;
   for (int64_t iter = start_iter_; iter < max_iters; ++iter) {
     ctx_->set_iter(iter);
-    // Randomness drawn from torch's process generator (dropout, drop path)
-    // depends only on (seed, rank, iteration): a resumed run continues
-    // exactly without saving generator states (worker/checkpointer.h).
+    // uda's stochastic layers draw per sample (models/layers/sample_randomness.h);
+    // anything else drawn from torch's process generator depends only on
+    // (seed, rank, iteration): a resumed run continues exactly without
+    // saving generator states (worker/checkpointer.h).
     torch::manual_seed(mix_seed(ctx_->seed(), "process", iter, comm_.rank()));
     for (size_t i = 0; i < ctx_->optimizers().size(); ++i)
       if (ctx_->optimizer_scheduled()[i]) ctx_->optimizers()[i].second->apply_schedule(ctx_->schedule(), iter);

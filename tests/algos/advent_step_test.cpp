@@ -55,6 +55,8 @@ uda::algos::Batch make_batch(int64_t size) {
   b.source.labels = torch::randint(4, {2, size, size}, g, torch::TensorOptions().dtype(torch::kLong));
   b.source.labels.index_put_({0, 0}, 255);  // some ignored pixels
   b.target.images = torch::randn({2, 3, size, size}, g, torch::TensorOptions()) * 2 + 0.5;
+  b.source.indices = torch::arange(2, torch::kLong);
+  b.target.indices = torch::arange(2, torch::kLong);
   return b;
 }
 

@@ -35,6 +35,8 @@ class ShiftedPairSource : public uda::worker::BatchSource {
     b.source.labels = ((b.source.images.select(1, 0) > 0).to(torch::kLong) * 2 +
                        (b.source.images.select(1, 1) > 0).to(torch::kLong));
     b.target.images = smooth(torch::randn({batch_, 3, 32, 32}, gt, torch::TensorOptions())) * 4.5 + 0.3;
+    b.source.indices = torch::arange(slot, slot + batch_, torch::kLong);
+    b.target.indices = b.source.indices.clone();
     return b;
   }
   json state() const override { return json::object(); }

@@ -9,6 +9,7 @@
 #include "tests/support/test_support.h"
 #include "tests/worker_support/toy_algorithm.h"
 #include "worker/preemption.h"
+#include "worker/train_context.h"
 #include "worker/trainer.h"
 
 #include <gtest/gtest.h>
@@ -43,6 +44,22 @@ std::vector<at::Tensor> run(uda::comm::Communicator& comm, const uda::config::Co
 }
 
 }  // namespace
+
+// Statistics over the global batch: a mean over unequal per-rank counts
+// (valid pixels, selected pixels) is the mean over all ranks' elements.
+TEST(TrainerRanks, GlobalSumAndMeanOverUnequalCounts) {
+  auto world = uda::comm::make_communicator(uda::comm::Backend::Mpi);
+  ASSERT_EQ(world->size(), 2);
+  auto cfg = toy_config(1, 1);
+  uda::worker::TrainContext ctx(cfg, *world, torch::kCPU);
+  const bool r0 = world->rank() == 0;
+  EXPECT_DOUBLE_EQ(ctx.global_sum(r0 ? 1.0 : 3.0), 4.0);
+  // Rank 0: 3 over 1 element, rank 1: 5 over 3 elements -> global mean 2.
+  auto local = ctx.global_mean(torch::tensor(r0 ? 3.0 : 5.0, torch::kDouble), r0 ? 1.0 : 3.0);
+  auto t = local.clone();
+  world->all_reduce(t, uda::comm::ReduceOp::Average);  // what the reducer does to gradients
+  EXPECT_DOUBLE_EQ(t.item<double>(), 2.0);
+}
 
 TEST(TrainerRanks, TwoRanksOfBEqualOneRankOf2B) {
   uda::test::register_toy_algorithms();
