@@ -133,6 +133,13 @@ std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm bootstrap, int loc
   return std::make_unique<NcclCommunicator>(bootstrap, local_rank);
 }
 
+std::string nccl_version() {
+  int v = 0;
+  check(ncclGetVersion(&v), "ncclGetVersion");
+  // NCCL >= 2.9 encodes major * 10000 + minor * 100 + patch.
+  return std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100);
+}
+
 }  // namespace uda::comm
 
 #else
@@ -141,6 +148,7 @@ namespace uda::comm {
 std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm, int) {
   throw std::runtime_error("this uda was built without NCCL (CPU libtorch); rebuild with a CUDA libtorch");
 }
+std::string nccl_version() { return ""; }
 }  // namespace uda::comm
 
 #endif

@@ -1,3 +1,4 @@
+#include "comm/nccl_communicator.h"
 #include "launcher/commands.h"
 #include "uda/build_info.h"
 #include "worker/torch_runtime.h"
@@ -21,15 +22,8 @@ std::string version_text() {
   unsigned maj = 0, min = 0, rel = 0;
   H5get_libversion(&maj, &min, &rel);
   s += "HDF5 " + std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel) + "\n";
-#if UDA_HAVE_CUDA
-  s += "CUDA yes";
-#if UDA_HAVE_NCCL
-  s += ", NCCL backend compiled in";
-#endif
-  s += "\n";
-#else
-  s += "CUDA no (CPU libtorch; NCCL backend not compiled)\n";
-#endif
+  const std::string nccl = comm::nccl_version();
+  s += nccl.empty() ? std::string("NCCL backend not compiled (CPU libtorch)\n") : "NCCL " + nccl + " (backend compiled in)\n";
   return s;
 }
 

@@ -11,6 +11,11 @@
 # docs/BENCHMARKS.md. Needs the build dependencies of scripts/install-deps.sh.
 #
 #   scripts/gpu_check.sh [PYTHON]      # PYTHON: the interpreter whose torch to use
+#
+# The build is the project's modern configuration (`make build TORCH=pypi`,
+# docs/TESTING.md), the one CI builds and tests on every change: its
+# environment is made on top of PYTHON's installed torch, nothing is
+# downloaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-python3}
@@ -22,13 +27,13 @@ OUT=$(cd "$OUT" && pwd)
 log() { echo "== $*" | tee -a "$OUT/summary.md"; }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
-torch_dir=$("$PY" -c 'import torch, os; print(os.path.join(torch.utils.cmake_prefix_path, "Torch"))')
 "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' | tee -a "$OUT/gpu.txt"
+version=$("$PY" -c 'import torch; print(torch.__version__.split("+")[0])')
 
-log "configure and build against $torch_dir"
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir" | tee "$OUT/configure.log"
-grep -q "NCCL backend enabled" "$OUT/configure.log" || { echo "gpu_check: the NCCL backend was not enabled (see $OUT/configure.log)" >&2; exit 1; }
-cmake --build "$BUILD" -j "$(nproc)" 2>&1 | tail -n 5
+log "configure and build (make build TORCH=pypi) against the torch $version of $PY"
+UDA_TORCH2_PYTHON="$PY" UDA_TORCH2_VERSION="$version" UDA_TORCH2_VENV="$OUT/torch-env" \
+  make --no-print-directory build TORCH=pypi BUILD_DIR="$BUILD" 2>&1 | tail -n 5
+grep -q "UDA_HAVE_NCCL 1" "$BUILD/generated/uda/build_info.h" || { echo "gpu_check: the NCCL backend was not enabled" >&2; exit 1; }
 "$BUILD/uda" --version | tee -a "$OUT/gpu.txt"
 
 log "test suite (CPU tests, built against the CUDA libtorch)"

@@ -7,6 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
+#include <string>
+#include <vector>
+
 namespace uda::worker {
 
 class BatchSource {
@@ -30,5 +34,34 @@ class EvalSource {
   virtual int num_classes() const = 0;
   virtual std::vector<std::string> class_names() const = 0;
 };
+
+// Everything one evaluation covers: named sets, each one pass. Plain
+// validation is one unnamed set (its metrics keep their names: miou,
+// accuracy, ...); domain generalization evaluates every domain's in and out
+// split (env<i>_in, env<i>_out: metrics env<i>_in_acc, ...) and adds summary
+// metrics (worker/data_streams.h).
+class EvalSuite {
+ public:
+  struct Set {
+    std::string name;  // "" for the single validation set
+    std::unique_ptr<EvalSource> source;
+  };
+  explicit EvalSuite(std::vector<Set> sets) : sets_(std::move(sets)) {}
+  virtual ~EvalSuite() = default;
+  std::vector<Set>& sets() { return sets_; }
+  // Summary metrics from the per-set ones of one evaluation record.
+  virtual void summarize(nlohmann::json& record) const {}
+
+ private:
+  std::vector<Set> sets_;
+};
+
+// A suite of one unnamed set (nullptr stays nullptr: no evaluation).
+inline std::unique_ptr<EvalSuite> single_set(std::unique_ptr<EvalSource> source) {
+  if (!source) return nullptr;
+  std::vector<EvalSuite::Set> sets;
+  sets.push_back({"", std::move(source)});
+  return std::make_unique<EvalSuite>(std::move(sets));
+}
 
 }  // namespace uda::worker

@@ -2,6 +2,7 @@
 
 #include "comm/mpi_runtime.h"
 #include "core/error.h"
+#include "models/torch_compat.h"
 #include "storage/async_checkpointer.h"
 #include "storage/checkpoint_store.h"
 
@@ -50,14 +51,12 @@ void copy_into(at::Tensor& dst, const storage::TensorData& src, const std::strin
   dst.copy_(host);
 }
 
-std::string param_key(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
-
 // Optimizer state entries named optim.<name>.<group>.<index>.<field>.
 void collect_optimizer(const std::string& name, torch::optim::Optimizer& opt, std::vector<storage::NamedTensor>& out) {
   auto& groups = opt.param_groups();
   for (size_t g = 0; g < groups.size(); ++g) {
     for (size_t i = 0; i < groups[g].params().size(); ++i) {
-      auto it = opt.state().find(param_key(groups[g].params()[i]));
+      auto it = opt.state().find(torch_compat::optimizer_state_key(groups[g].params()[i]));
       if (it == opt.state().end()) continue;
       const std::string base = "optim." + name + "." + std::to_string(g) + "." + std::to_string(i) + ".";
       auto* st = it->second.get();
@@ -93,7 +92,7 @@ void restore_optimizer(const std::string& name, torch::optim::Optimizer& opt, co
     for (size_t i = 0; i < groups[g].params().size(); ++i) {
       const auto& p = groups[g].params()[i];
       const std::string base = "optim." + name + "." + std::to_string(g) + "." + std::to_string(i) + ".";
-      const std::string key = param_key(p);
+      const auto key = torch_compat::optimizer_state_key(p);
       if (dynamic_cast<torch::optim::SGD*>(&opt)) {
         if (auto* m = ck.find(base + "momentum_buffer")) {
           auto st = std::make_unique<torch::optim::SGDParamState>();

@@ -51,6 +51,19 @@ double ConfusionMatrix::accuracy() const {
   return total ? static_cast<double>(tp) / total : std::numeric_limits<double>::quiet_NaN();
 }
 
+double ConfusionMatrix::mean_class_accuracy() const {
+  double sum = 0;
+  int classes = 0;
+  for (int c = 0; c < n_; ++c) {
+    int64_t labelled = 0;
+    for (int k = 0; k < n_; ++k) labelled += counts_[static_cast<size_t>(c) * n_ + k];
+    if (labelled == 0) continue;
+    sum += static_cast<double>(counts_[static_cast<size_t>(c) * n_ + c]) / labelled;
+    ++classes;
+  }
+  return classes ? sum / classes : std::numeric_limits<double>::quiet_NaN();
+}
+
 nlohmann::json ConfusionMatrix::to_json(const std::vector<std::string>& class_names) const {
   auto ious = iou();
   nlohmann::json per_class = nlohmann::json::array();

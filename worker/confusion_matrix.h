@@ -28,6 +28,9 @@ class ConfusionMatrix {
   // Mean over non-NaN IoUs (mmseg's np.nanmean).
   double miou() const;
   double accuracy() const;  // overall pixel (or sample) accuracy
+  // Mean over classes that have labels of each class's accuracy (recall):
+  // VisDA-2017's metric.
+  double mean_class_accuracy() const;
   nlohmann::json to_json(const std::vector<std::string>& class_names) const;
 
  private:

@@ -80,7 +80,8 @@ class TrainStreams : public BatchSource {
     source_stats_ = src;
     const data::pipeline::Allocator alloc = device.is_cuda() ? pinned_allocator() : data::pipeline::Allocator{};
     if (cfg.get<bool>("data.source.per_domain_batches")) {
-      domains_ = data::pipeline::make_domain_loaders(cfg, "source", src, src->class_stats(), rank, world, alloc);
+      const auto split = data::pipeline::split_domains(cfg, src->class_stats(), cfg.get<std::string>("data.source.path"));
+      domains_ = data::pipeline::make_domain_loaders(cfg, src, src->class_stats(), split, rank, world, alloc);
     } else {
       source_ = data::pipeline::make_loader(cfg, "source", src, &src->class_stats(), rank, world, alloc);
     }
@@ -145,18 +146,21 @@ class TrainStreams : public BatchSource {
 
 class ValStream : public EvalSource {
  public:
-  ValStream(const config::Config& cfg, const std::string& path, int rank, int world, c10::Device device)
-      : device_(device) {
-    ds_ = open_checked(cfg, "val", path);
-    loader_ = data::pipeline::make_loader(cfg, "val", ds_, &ds_->class_stats(), rank, world);
-  }
+  // One pass of `loader` over `ds` (the whole val set, or a domain's split).
+  ValStream(std::shared_ptr<data::Dataset> ds, std::unique_ptr<Loader> loader, c10::Device device)
+      : device_(device), ds_(std::move(ds)), loader_(std::move(loader)) {}
   void reset() override { loader_->restore(data::pipeline::SamplerState{}); }
   bool next(at::Tensor& images, at::Tensor& labels) override {
-    // One sample at a time at its own size: validation images may differ in
-    // size and labels are full resolution.
+    // Classification batches whose images all have the batch's size go
+    // whole; otherwise one sample at a time at its own size (validation
+    // images may differ in size, and labels are full resolution).
     while (pending_.empty()) {
       auto hb = loader_->next();
       if (!hb) return false;
+      if (dense_classification(*hb)) {
+        pending_.push_back({hb_images(*hb).clone().to(device_), torch::tensor(hb->class_labels, torch::kLong)});
+        break;
+      }
       for (int j = 0; j < hb->size; ++j) pending_.push_back(split(*hb, j));
     }
     std::tie(images, labels) = pending_.front();
@@ -167,6 +171,15 @@ class ValStream : public EvalSource {
   std::vector<std::string> class_names() const override { return ds_->class_names(); }
 
  private:
+  static bool dense_classification(const HostBatch& b) {
+    if (b.label_height > 0 || b.class_labels.empty()) return false;
+    for (int j = 0; j < b.size; ++j)
+      if (b.image_sizes[j][0] != b.height || b.image_sizes[j][1] != b.width) return false;
+    return true;
+  }
+  static at::Tensor hb_images(const HostBatch& b) {
+    return torch::from_blob(const_cast<float*>(b.image(0)), {b.size, 3, b.height, b.width}, torch::kFloat);
+  }
   std::pair<at::Tensor, at::Tensor> split(const HostBatch& b, int j) {
     auto img = torch::from_blob(const_cast<float*>(b.image(j)), {1, 3, b.height, b.width}, torch::kFloat)
                    .narrow(2, 0, b.image_sizes[j][0])
@@ -194,15 +207,61 @@ std::unique_ptr<BatchSource> make_train_streams(const config::Config& cfg, int r
   return std::make_unique<TrainStreams>(cfg, rank, world, device);
 }
 
-std::unique_ptr<EvalSource> make_eval_stream(const config::Config& cfg, int rank, int world, c10::Device device) {
-  const std::string path = path_of(cfg, "val");
-  if (path.empty()) return nullptr;
-  return std::make_unique<ValStream>(cfg, path, rank, world, device);
-}
-
 std::unique_ptr<EvalSource> make_eval_stream_for(const config::Config& cfg, const std::string& path, int rank,
                                                  int world, c10::Device device) {
-  return std::make_unique<ValStream>(cfg, path, rank, world, device);
+  auto ds = open_checked(cfg, "val", path);
+  auto loader = data::pipeline::make_loader(cfg, "val", ds, &ds->class_stats(), rank, world);
+  return std::make_unique<ValStream>(ds, std::move(loader), device);
+}
+
+namespace {
+
+// Every domain's in and out split, DomainBed's record keys and summaries.
+class DomainEvalSuite : public EvalSuite {
+ public:
+  DomainEvalSuite(std::vector<Set> sets, data::pipeline::DomainSplit split)
+      : EvalSuite(std::move(sets)), split_(std::move(split)) {}
+  void summarize(nlohmann::json& record) const override {
+    // DomainBed model_selection.py: training-domain validation is the mean
+    // over training domains of their out-split accuracy (:75-100); the test
+    // accuracy is the test domain's in split.
+    auto mean_of = [&](const std::vector<int>& domains, const char* split) -> nlohmann::json {
+      double sum = 0;
+      for (int d : domains) {
+        const auto& v = record["env" + std::to_string(d) + "_" + split + "_acc"];
+        if (!v.is_number()) return nullptr;
+        sum += v.get<double>();
+      }
+      return domains.empty() ? nlohmann::json(nullptr) : nlohmann::json(sum / static_cast<double>(domains.size()));
+    };
+    record["train_domain_val_acc"] = mean_of(split_.training_domains(), "out");
+    record["test_domain_acc"] = mean_of(split_.test_domains(), "in");
+    record["domains"] = split_.names;
+    record["test_domains"] = split_.test_domains();
+  }
+
+ private:
+  data::pipeline::DomainSplit split_;
+};
+
+}  // namespace
+
+std::unique_ptr<EvalSuite> make_eval_suite(const config::Config& cfg, int rank, int world, c10::Device device) {
+  if (!cfg.get<bool>("data.source.per_domain_batches")) {
+    const std::string path = path_of(cfg, "val");
+    return path.empty() ? nullptr : single_set(make_eval_stream_for(cfg, path, rank, world, device));
+  }
+  const std::string path = cfg.require("data.source.path").get<std::string>();
+  auto ds = open_checked(cfg, "val", path);
+  auto split = data::pipeline::split_domains(cfg, ds->class_stats(), path);
+  std::vector<EvalSuite::Set> sets;
+  for (size_t d = 0; d < split.names.size(); ++d)
+    for (const auto& [part, pool] : {std::pair{"in", &split.in[d]}, std::pair{"out", &split.out[d]}}) {
+      const std::string name = "env" + std::to_string(d) + "_" + part;
+      auto loader = data::pipeline::make_eval_loader(cfg, name, ds, *pool, rank, world);
+      sets.push_back({name, std::make_unique<ValStream>(ds, std::move(loader), device)});
+    }
+  return std::make_unique<DomainEvalSuite>(std::move(sets), std::move(split));
 }
 
 }  // namespace uda::worker

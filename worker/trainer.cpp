@@ -88,7 +88,7 @@ Trainer::~Trainer() {
   models::require_sample_keys(false);
 }
 
-void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSource> eval,
+void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSuite> eval,
                     std::unique_ptr<Checkpointer> checkpointer) {
   data_ = std::move(data);
   eval_ = std::move(eval);
@@ -122,14 +122,34 @@ void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSourc
 nlohmann::json Trainer::evaluate_now(int64_t iter) {
   if (!eval_) return nullptr;
   auto t0 = Clock::now();
-  auto cm = evaluate([this](const at::Tensor& x) { return algorithm_->predict(x); }, *eval_, comm_);
-  auto j = cm.to_json(eval_->class_names());
+  const auto predict = [this](const at::Tensor& x) { return algorithm_->predict(x); };
+  nlohmann::json j;
+  std::string summary;
+  for (auto& set : eval_->sets()) {
+    auto cm = evaluate(predict, *set.source, comm_);
+    if (set.name.empty()) {  // the validation set: mIoU, per-class IoU, accuracy
+      j.update(cm.to_json(set.source->class_names()));
+      summary += fmt::format(" mIoU {:.2f}  acc {:.2f}", j["miou"].is_null() ? NAN : 100 * j["miou"].get<double>(),
+                             j["accuracy"].is_null() ? NAN : 100 * j["accuracy"].get<double>());
+    } else {  // one of several sets (DG: a domain's split): its accuracies
+      const double acc = cm.accuracy(), class_acc = cm.mean_class_accuracy();
+      j[set.name + "_acc"] = std::isnan(acc) ? nlohmann::json(nullptr) : nlohmann::json(acc);
+      j[set.name + "_class_acc"] = std::isnan(class_acc) ? nlohmann::json(nullptr) : nlohmann::json(class_acc);
+    }
+  }
+  eval_->summarize(j);
+  for (const char* key : {"train_domain_val_acc", "test_domain_acc"})
+    if (j.contains(key) && j[key].is_number()) summary += fmt::format("  {} {:.2f}", key, 100 * j[key].get<double>());
   j["iter"] = iter;
   if (comm_.rank() == 0) {
-    spdlog::info("eval @ {}: mIoU {:.2f}  acc {:.2f}  ({:.1f} s)", iter,
-                 j["miou"].is_null() ? NAN : 100 * j["miou"].get<double>(),
-                 j["accuracy"].is_null() ? NAN : 100 * j["accuracy"].get<double>(), seconds_since(t0));
-    std::ofstream(std::filesystem::path(run_dir_) / "eval.jsonl", std::ios::app) << j.dump() << "\n";
+    // The log line carries the time it took; the returned record (the run's
+    // result, final_eval.json) only what was measured, so that a resumed run's
+    // result equals an uninterrupted one's.
+    const double seconds = seconds_since(t0);
+    spdlog::info("eval @ {}:{}  ({:.1f} s)", iter, summary, seconds);
+    auto line = j;
+    line["eval_seconds"] = seconds;
+    std::ofstream(std::filesystem::path(run_dir_) / "eval.jsonl", std::ios::app) << line.dump() << "\n";
   }
   return j;
 }

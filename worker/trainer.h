@@ -43,7 +43,7 @@ class Trainer {
   ~Trainer();
 
   // Builds the algorithm (algorithm.name) and broadcasts its state from rank 0.
-  void setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSource> eval,
+  void setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSuite> eval,
              std::unique_ptr<Checkpointer> checkpointer);
   TrainResult run();
 
@@ -60,7 +60,7 @@ class Trainer {
   std::unique_ptr<TrainContext> ctx_;
   std::unique_ptr<algos::Algorithm> algorithm_;
   std::unique_ptr<BatchSource> data_;
-  std::unique_ptr<EvalSource> eval_;
+  std::unique_ptr<EvalSuite> eval_;
   std::unique_ptr<Checkpointer> checkpointer_;
   int64_t start_iter_ = 0;
   nlohmann::json best_;

@@ -96,7 +96,7 @@ int run_worker(const WorkerArgs& args) {
       nr->inner = std::move(ck);
       ck = std::move(nr);
     }
-    trainer.setup(make_train_streams(cfg, rank, world, device), make_eval_stream(cfg, rank, world, device),
+    trainer.setup(make_train_streams(cfg, rank, world, device), make_eval_suite(cfg, rank, world, device),
                   std::move(ck));
     auto result = trainer.run();
     iters = result.iterations_done;

@@ -61,6 +61,9 @@ const config::KeyRegistrar kSamplerKeys({
     {"data.source.per_domain_batches", Type::Bool, false,
      "Domain generalization: one batch per source domain each step (multi-domain source set)."},
     {"data.prefetch", Type::Int, 2, "Steps each loader prepares ahead of training."},
+    {"data.eval_batch", Type::Int, 1,
+     "Evaluation samples per batch and rank. 1 lets every image keep its own size (segmentation validation); "
+     "classification sets of one image size evaluate faster in larger batches (the DG configs use 256)."},
 });
 
 template <size_t N, class T>
@@ -123,7 +126,10 @@ std::unique_ptr<Loader> build(const config::Config& cfg, const std::string& doma
   o.seed = stream_seed(cfg, name, 2);
   o.rank = rank;
   o.world = world;
-  o.batch = domain == "val" ? 1 : static_cast<int>(cfg.get<int64_t>("data.batch_per_rank"));
+  o.batch = static_cast<int>(cfg.get<int64_t>(domain == "val" ? "data.eval_batch" : "data.batch_per_rank"));
+  if (o.batch < 1)
+    throw UserError(std::string(domain == "val" ? "data.eval_batch" : "data.batch_per_rank") + " must be >= 1",
+                    cfg.origin(domain == "val" ? "data.eval_batch" : "data.batch_per_rank"), "use a positive count");
   o.threads = std::max<int>(1, static_cast<int>(cfg.get<int64_t>("data.workers")));
   o.prefetch = std::max<int>(1, static_cast<int>(cfg.get<int64_t>("data.prefetch")));
   if (domain == "source") {
@@ -166,21 +172,21 @@ std::unique_ptr<Loader> make_loader(const config::Config& cfg, const std::string
   return build(cfg, domain, domain, std::move(source), std::move(pool), stats, rank, world, std::move(allocator));
 }
 
-std::vector<std::unique_ptr<Loader>> make_domain_loaders(const config::Config& cfg, const std::string& domain,
+std::vector<std::unique_ptr<Loader>> make_domain_loaders(const config::Config& cfg,
                                                          std::shared_ptr<const SampleSource> source,
-                                                         const ClassStats& stats, int rank, int world,
-                                                         Allocator allocator) {
+                                                         const ClassStats& stats, const DomainSplit& split, int rank,
+                                                         int world, Allocator allocator) {
   std::vector<std::unique_ptr<Loader>> out;
-  const size_t n_dom = std::max<size_t>(stats.domain_names.size(), 1);
-  for (size_t d = 0; d < n_dom; ++d) {
-    auto pool = indices_of_domain(stats.image_domain, static_cast<int>(d));
-    const std::string dname = d < stats.domain_names.size() ? stats.domain_names[d] : std::to_string(d);
-    if (pool.empty())
-      throw UserError("domain '" + dname + "' has no sample", "data." + domain + ".path",
-                      "check the dataset's domain list");
-    out.push_back(build(cfg, domain, domain + "/" + dname, source, std::move(pool), &stats, rank, world, allocator));
-  }
+  for (int d : split.training_domains())
+    out.push_back(build(cfg, "source", "source/" + split.names[static_cast<size_t>(d)], source,
+                        split.in[static_cast<size_t>(d)], &stats, rank, world, allocator));
   return out;
+}
+
+std::unique_ptr<Loader> make_eval_loader(const config::Config& cfg, const std::string& name,
+                                         std::shared_ptr<const SampleSource> source, std::vector<int64_t> pool,
+                                         int rank, int world) {
+  return build(cfg, "val", name, std::move(source), std::move(pool), nullptr, rank, world, {});
 }
 
 }  // namespace uda::data::pipeline

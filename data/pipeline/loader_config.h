@@ -20,6 +20,7 @@
 
 #include "core/config.h"
 #include "data/class_stats.h"
+#include "data/pipeline/domain_split.h"
 #include "data/pipeline/loader.h"
 
 #include <memory>
@@ -38,12 +39,20 @@ std::unique_ptr<Loader> make_loader(const config::Config& cfg, const std::string
                                     std::shared_ptr<const SampleSource> source, const ClassStats* stats, int rank,
                                     int world, Allocator allocator = {});
 
-// Domain generalization: one loader per domain of a multi-domain source set
-// (ClassStats::domain_names / image_domain), named "source/<domain>"; each
-// step yields one batch per domain.
-std::vector<std::unique_ptr<Loader>> make_domain_loaders(const config::Config& cfg, const std::string& domain,
+// Domain generalization: one loader per training domain of `split`, drawing
+// from the domain's in split, named "source/<domain>"; each step yields one
+// batch per training domain (DomainBed: batch per domain, uniform with
+// replacement with data.source.sampler = uniform).
+std::vector<std::unique_ptr<Loader>> make_domain_loaders(const config::Config& cfg,
                                                          std::shared_ptr<const SampleSource> source,
-                                                         const ClassStats& stats, int rank, int world,
-                                                         Allocator allocator = {});
+                                                         const ClassStats& stats, const DomainSplit& split, int rank,
+                                                         int world, Allocator allocator = {});
+
+// One sequential evaluation pass over `pool` (e.g. a domain's in or out
+// split), sharded over the ranks, data.eval_batch samples per batch, with
+// the val stream's transforms.
+std::unique_ptr<Loader> make_eval_loader(const config::Config& cfg, const std::string& name,
+                                         std::shared_ptr<const SampleSource> source, std::vector<int64_t> pool,
+                                         int rank, int world);
 
 }  // namespace uda::data::pipeline

@@ -1,6 +1,6 @@
 // ADVENT's loss functions on hand-made inputs (the entropy map and the
 // discriminator are checked against the official outputs in tests/models).
-#include "algos/advent_losses.h"
+#include "algos/seg/advent_losses.h"
 #include "models/ops.h"
 
 #include <gtest/gtest.h>

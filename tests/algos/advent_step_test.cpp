@@ -5,9 +5,9 @@
 // networks. A discriminator that received the generator's adversarial
 // gradient (requires_grad not turned off), or a segmentation net reached by
 // the discriminator losses (no detach), fails the comparison.
-#include "algos/advent_losses.h"
+#include "algos/seg/advent_losses.h"
 #include "algos/algorithm.h"
-#include "algos/seg_loss.h"
+#include "algos/seg/seg_loss.h"
 #include "comm/mpi_communicator.h"
 #include "comm/mpi_runtime.h"
 #include "core/config.h"

@@ -1,6 +1,6 @@
 // ClassMix and the strong augmentation of DACS (dacs_transforms.h), and the
 // EMA formula the teacher uses.
-#include "algos/dacs_transforms.h"
+#include "algos/seg/dacs_transforms.h"
 #include "worker/ema.h"
 
 #include <ATen/CPUGeneratorImpl.h>

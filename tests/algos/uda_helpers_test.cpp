@@ -1,7 +1,7 @@
 // DACS/DAFormer helpers against the official outputs in golden.h5:
 // /helpers/downscale (downscale_label_ratio), /helpers/fd (calc_feat_dist)
 // and /helpers/pseudo_weight (the pseudo-label lines of forward_train).
-#include "algos/uda_helpers.h"
+#include "algos/seg/uda_helpers.h"
 
 #include "golden_reader.h"
 

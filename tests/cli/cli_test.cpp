@@ -1,3 +1,4 @@
+#include "uda/build_info.h"
 #include "tests/support/test_support.h"
 
 #include <nlohmann/json.hpp>
@@ -14,8 +15,17 @@ using uda::test::write_text;
 TEST(Cli, VersionNamesEveryLibrary) {
   auto r = run_uda({"--version"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* lib : {"uda ", "libtorch ", "MPI ", "HDF5 ", "CUDA "})
+  for (const char* lib : {"uda ", "libtorch ", "MPI ", "HDF5 ", "NCCL "})
     EXPECT_NE(r.out.find(lib), std::string::npos) << lib << " missing in: " << r.out;
+  // A CUDA libtorch names the CUDA it was built with and the NCCL version
+  // loaded (e.g. "built with CUDA 13.0", "NCCL 2.28.9 (backend compiled in)").
+#if UDA_HAVE_CUDA
+  EXPECT_NE(r.out.find(", built with CUDA "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(backend compiled in)"), std::string::npos) << r.out;
+#else
+  EXPECT_NE(r.out.find(", CPU-only build"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("NCCL backend not compiled"), std::string::npos) << r.out;
+#endif
 }
 
 TEST(Cli, HelpListsSubcommandsAndExitsZero) {

@@ -164,7 +164,7 @@ void check_training(const std::string& algo) {
   auto cfg = uda::config::from_json(base_config(algo, 40), "test");
   uda::worker::Trainer t(cfg, *world, torch::kCPU, dir);
   t.setup(std::make_unique<SceneSource>(world->rank(), world->size(), 2),
-          std::make_unique<SceneEval>(world->rank(), world->size()), nullptr);
+          uda::worker::single_set(std::make_unique<SceneEval>(world->rank(), world->size())), nullptr);
   const auto before = snapshot(t);
   auto r = t.run();  // verify_replicas_interval: throws if the ranks diverge
   EXPECT_EQ(r.iterations_done, 40);
@@ -225,7 +225,7 @@ TEST(DacsRanks, ResumeIsBitExact) {
   {
     uda::worker::Trainer t(cfg, *world, torch::kCPU, full_dir);
     t.setup(std::make_unique<SceneSource>(world->rank(), world->size(), 2),
-            std::make_unique<SceneEval>(world->rank(), world->size()), make_ck(full_dir, ""));
+            uda::worker::single_set(std::make_unique<SceneEval>(world->rank(), world->size())), make_ck(full_dir, ""));
     t.run();
     full = snapshot(t);
   }
@@ -234,7 +234,7 @@ TEST(DacsRanks, ResumeIsBitExact) {
   ASSERT_TRUE(std::filesystem::exists(ck)) << ck;
   uda::worker::Trainer t(cfg, *world, torch::kCPU, part_dir);
   t.setup(std::make_unique<SceneSource>(world->rank(), world->size(), 2),
-          std::make_unique<SceneEval>(world->rank(), world->size()), make_ck(part_dir, ck));
+          uda::worker::single_set(std::make_unique<SceneEval>(world->rank(), world->size())), make_ck(part_dir, ck));
   auto r = t.run();
   EXPECT_EQ(r.iterations_done, 6);
   const auto resumed = snapshot(t);

@@ -34,7 +34,7 @@ std::vector<at::Tensor> run(uda::comm::Communicator& comm, const uda::config::Co
                             const std::string& dir, uda::worker::TrainResult* result = nullptr) {
   uda::worker::Trainer t(cfg, comm, torch::kCPU, dir);
   t.setup(std::make_unique<uda::test::SyntheticSource>(comm.rank(), comm.size(), batch),
-          std::make_unique<uda::test::SyntheticEval>(comm.rank(), comm.size()), nullptr);
+          uda::worker::single_set(std::make_unique<uda::test::SyntheticEval>(comm.rank(), comm.size())), nullptr);
   auto r = t.run();
   if (result) *result = r;
   std::vector<at::Tensor> params;
@@ -94,7 +94,7 @@ TEST(TrainerRanks, SyncBatchNormTwoRanksOfBEqualOneRankOf2B) {
   const auto state = [&](uda::comm::Communicator& comm, const uda::config::Config& cfg, int batch) {
     uda::worker::Trainer t(cfg, comm, torch::kCPU, d.path());
     t.setup(std::make_unique<uda::test::SyntheticSource>(comm.rank(), comm.size(), batch),
-            std::make_unique<uda::test::SyntheticEval>(comm.rank(), comm.size()), nullptr);
+            uda::worker::single_set(std::make_unique<uda::test::SyntheticEval>(comm.rank(), comm.size())), nullptr);
     auto r = t.run();
     std::vector<at::Tensor> out;
     for (auto& kv : t.context().modules()) {

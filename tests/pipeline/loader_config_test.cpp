@@ -94,12 +94,29 @@ TEST(LoaderConfig, FactoryBuildsWorkingStreams) {
   int n = 0;
   while (auto vb = val->next()) n += vb->size;
   EXPECT_EQ(n, 6);
-  // DG: one loader per domain, each batch holds only its domain.
-  auto per_domain = dp::make_domain_loaders(c, "target", src, stats, 0, 1);
-  ASSERT_EQ(per_domain.size(), 2u);
+  // DG: one loader per training domain over its in split; domain 1 held out.
+  doc["data"]["test_domains"] = {1};
+  doc["data"]["holdout_fraction"] = 0.34;
+  doc["data"]["source"]["sampler"] = "uniform";
+  auto dg = cfg::from_json(doc, "dg.json");
+  auto split = dp::split_domains(dg, stats, "mem");
+  EXPECT_EQ(split.training_domains(), std::vector<int>{0});
+  auto per_domain = dp::make_domain_loaders(dg, src, stats, split, 0, 1);
+  ASSERT_EQ(per_domain.size(), 1u);
+  for (int step = 0; step < 4; ++step) {
+    auto db = per_domain[0]->next();
+    for (int j = 0; j < db->size; ++j) {
+      EXPECT_EQ(db->domains[j], 0);
+      EXPECT_NE(std::find(split.in[0].begin(), split.in[0].end(), db->indices[j]), split.in[0].end())
+          << "sample " << db->indices[j] << " is not in the in split";
+    }
+  }
+  // Every sample of a domain is in exactly one of its splits.
   for (int d = 0; d < 2; ++d) {
-    auto db = per_domain[d]->next();
-    for (int j = 0; j < db->size; ++j) EXPECT_EQ(db->domains[j], d);
+    auto all = split.in[d];
+    all.insert(all.end(), split.out[d].begin(), split.out[d].end());
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(all, dp::indices_of_domain(stats.image_domain, d));
   }
 }
 

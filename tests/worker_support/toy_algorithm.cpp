@@ -1,7 +1,7 @@
 #include "tests/worker_support/toy_algorithm.h"
 
 #include "algos/algorithm.h"
-#include "algos/seg_loss.h"
+#include "algos/seg/seg_loss.h"
 #include "core/config.h"
 #include "models/conv_module.h"
 #include "worker/train_context.h"

@@ -11,9 +11,9 @@
 //  - MULTI_LEVEL is the model's auxiliary classifier (model.head.multi_level
 //    of DeepLabV2); heads without an auxiliary output train the main level;
 //  - the class-ratio prior is not in the release: issue #9's formula.
-#include "algos/advent_losses.h"
+#include "algos/seg/advent_losses.h"
 #include "algos/algorithm.h"
-#include "algos/seg_loss.h"
+#include "algos/seg/seg_loss.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/schema.h"

@@ -1,6 +1,6 @@
 // Line references: DAFormer mmseg/utils/utils.py [utils] and
 // mmseg/models/uda/dacs.py [dacs] (github.com/lhoyer/DAFormer).
-#include "algos/uda_helpers.h"
+#include "algos/seg/uda_helpers.h"
 
 #include <torch/torch.h>
 

@@ -1,4 +1,4 @@
-#include "algos/advent_losses.h"
+#include "algos/seg/advent_losses.h"
 
 #include "models/ops.h"
 

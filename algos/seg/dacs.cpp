@@ -17,9 +17,9 @@
 //   4. ClassMix source onto target, strong augmentation, weighted CE: backward
 //   5. one optimizer step on the accumulated gradients
 #include "algos/algorithm.h"
-#include "algos/dacs_transforms.h"
-#include "algos/seg_loss.h"
-#include "algos/uda_helpers.h"
+#include "algos/seg/dacs_transforms.h"
+#include "algos/seg/seg_loss.h"
+#include "algos/seg/uda_helpers.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/schema.h"

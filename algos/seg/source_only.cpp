@@ -1,7 +1,7 @@
 // source_only: supervised training on the labelled source domain (the
 // baseline every adaptation method is compared with; DomainBed's ERM).
 #include "algos/algorithm.h"
-#include "algos/seg_loss.h"
+#include "algos/seg/seg_loss.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/schema.h"

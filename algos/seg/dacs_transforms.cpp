@@ -3,7 +3,7 @@
 // augmentation/functional apply_color_jitter and apply_adjust_* [kf],
 // random_generator random_color_jitter_generator [kg], enhance/adjust.py
 // [ka], color/hsv.py [hsv], filters/gaussian.py + kernels.py [kb].
-#include "algos/dacs_transforms.h"
+#include "algos/seg/dacs_transforms.h"
 
 #include <torch/torch.h>
 

@@ -1,4 +1,4 @@
-#include "algos/seg_loss.h"
+#include "algos/seg/seg_loss.h"
 
 #include <torch/torch.h>
 
