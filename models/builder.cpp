@@ -2,9 +2,13 @@
 
 #include <torch/torch.h>
 
+#include <map>
+
 #include "core/config.h"
 #include "core/error.h"
 #include "core/schema.h"
+#include "models/classifiers/mnist_cnn.h"
+#include "models/classifiers/resnet_classifier.h"
 #include "models/daformer_head.h"
 #include "models/deeplabv2.h"
 #include "models/mit.h"
@@ -17,15 +21,23 @@ using nlohmann::json;
 
 // Defaults reproduce DAFormer's configs/_base_/models/daformer_sepaspp_mitb5.py.
 const config::KeyRegistrar kModelKeys({
-    {"model.backbone.type", Type::String, "mit_b5", "Backbone: mit_b0..mit_b5 | resnet50 | resnet101.", false,
-     {"mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5", "resnet50", "resnet101"}},
+    {"model.backbone.type", Type::String, "mit_b5",
+     "Backbone: mit_b0..mit_b5 | resnet50 | resnet101 (segmentors); mnist_cnn | resnet18 | resnet34 | resnet50 | "
+     "resnet101 (classifiers, head linear | mlp).",
+     false,
+     {"mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5", "mnist_cnn", "resnet18", "resnet34", "resnet50",
+      "resnet101"}},
     {"model.backbone.drop_path_rate", Type::Number, 0.1, "MiT stochastic depth rate (linear over blocks)."},
     {"model.backbone.drop_rate", Type::Number, 0.0, "MiT dropout after attention projection and in the MLP."},
     {"model.backbone.attn_drop_rate", Type::Number, 0.0, "MiT dropout on attention weights."},
     {"model.backbone.checkpoint_activations", Type::Bool, false,
      "Recompute MiT blocks in backward to save memory on large crops."},
-    {"model.head.type", Type::String, "daformer", "Decode head: daformer | segformer | deeplabv2.", false,
-     {"daformer", "segformer", "deeplabv2"}},
+    {"model.head.type", Type::String, "daformer",
+     "Decode head: daformer | segformer | deeplabv2; or a classifier head, which makes the network a classifier: "
+     "linear (DomainBed Classifier) | mlp (DomainBed's nonlinear classifier, Linear(d,d/2)-ReLU-Linear(d/2,d/4)-"
+     "ReLU-Linear(d/4,C)).",
+     false,
+     {"daformer", "segformer", "deeplabv2", "linear", "mlp"}},
     {"model.head.channels", Type::Int, 256, "Head width (decode_head.channels)."},
     {"model.head.embed_dims", Type::Int, 256, "Per-level embedding width (DAFormer embed_dims, SegFormer embed_dim)."},
     {"model.head.fusion", Type::String, "aspp", "DAFormer fusion: aspp (sepaspp) | conv (conv1).", false,
@@ -37,6 +49,14 @@ const config::KeyRegistrar kModelKeys({
     {"model.head.dropout_ratio", Type::Number, 0.1, "Dropout2d before the classifier."},
     {"model.head.multi_level", Type::Bool, true, "DeepLabV2: auxiliary classifier on layer3 (layer5)."},
     {"model.num_classes", Type::Int, 19, "Number of classes."},
+    {"model.in_channels", Type::Int, 3,
+     "Classifiers: input channels (RotatedFMNIST 1, ColoredFMNIST 2); a pretrained ResNet stem is adapted as "
+     "DomainBed (channel i copies pretrained channel i % 3)."},
+    {"model.dropout", Type::Number, 0.0,
+     "Classifiers: dropout on the features before the classifier (DomainBed resnet_dropout), drawn per sample."},
+    {"model.freeze_bn", Type::Bool, true,
+     "Classifiers: BatchNorm layers stay in eval mode while training (running statistics frozen, affine "
+     "parameters still trained), as in DomainBed's published results; false = DomainBed's current default."},
     {"model.pretrained", Type::String, "", "Official .pth used to initialise the backbone (\"\" = random)."},
     {"model.pretrained_key_prefix", Type::String, "", "Prefix removed from the keys of model.pretrained (e.g. Scale.)."},
     {"model.align_corners", Type::Bool, false, "align_corners of the final logits resize (ADVENT eval: true)."},
@@ -85,12 +105,27 @@ ModelSpec model_spec(const config::Config& cfg) {
                                                                                          : TestMode::Whole;
   s.options.crop = pair_of(cfg, "model.test.crop_size", s.options.crop);
   s.options.stride = pair_of(cfg, "model.test.stride", s.options.stride);
+  s.in_channels = get_or<int64_t>(cfg, "model.in_channels", s.in_channels);
+  s.dropout = get_or<double>(cfg, "model.dropout", s.dropout);
+  s.freeze_bn = get_or<bool>(cfg, "model.freeze_bn", s.freeze_bn);
   return s;
 }
+
+bool is_classifier_head(const std::string& head) { return head == "linear" || head == "mlp"; }
 
 Segmentor build_segmentor(const ModelSpec& s) {
   if (s.num_classes <= 0)
     throw UserError("model.num_classes must be positive", "model.num_classes", "set it to the dataset's classes");
+  if (is_classifier_head(s.head))
+    throw UserError("head '" + s.head + "' makes a classifier, not a segmentation network", "model.head.type",
+                    "segmentation algorithms need daformer, segformer or deeplabv2; linear and mlp are for "
+                    "classification algorithms");
+  if (s.in_channels != 3)
+    throw UserError("model.in_channels is " + std::to_string(s.in_channels) + " but segmentation networks take RGB",
+                    "model.in_channels", "leave it at 3 (it is for classifier networks)");
+  if (s.dropout != 0.0)
+    throw UserError("model.dropout is for classifier networks", "model.dropout",
+                    "leave it at 0; segmentation heads use model.head.dropout_ratio");
   if (is_mit_name(s.backbone)) {
     auto mc = mit_config(s.backbone);
     mc.drop_path_rate = s.drop_path_rate;
@@ -129,8 +164,33 @@ Segmentor build_segmentor(const ModelSpec& s) {
     dc.multi_level = s.multi_level;
     return std::make_shared<DeepLabV2Impl>(dc, s.options);
   }
-  throw UserError("unknown backbone '" + s.backbone + "'", "model.backbone.type",
-                  "use mit_b0..mit_b5, resnet50 or resnet101");
+  throw UserError("backbone '" + s.backbone + "' has no segmentation network", "model.backbone.type",
+                  "use mit_b0..mit_b5, resnet50 or resnet101 (mnist_cnn, resnet18 and resnet34 are classifier "
+                  "backbones: model.head.type linear or mlp)");
+}
+
+Classifier build_classifier(const ModelSpec& s) {
+  if (!is_classifier_head(s.head))
+    throw UserError("head '" + s.head + "' is not a classifier head", "model.head.type",
+                    "use linear or mlp for a classification network");
+  if (s.num_classes <= 0)
+    throw UserError("model.num_classes must be positive", "model.num_classes", "set it to the dataset's classes");
+  if (s.in_channels < 1)
+    throw UserError("model.in_channels is " + std::to_string(s.in_channels) + ", must be at least 1",
+                    "model.in_channels", "set it to the images' channels (1 RotatedFMNIST, 2 ColoredFMNIST, 3 RGB)");
+  if (!(s.dropout >= 0.0 && s.dropout < 1.0))
+    throw UserError("model.dropout is " + std::to_string(s.dropout) + ", must be in [0, 1)", "model.dropout",
+                    "use 0 (DomainBed's default) or a rate such as 0.1 or 0.5");
+  ClassifierConfig c;
+  c.in_channels = s.in_channels;
+  c.num_classes = s.num_classes;
+  c.head = s.head == "linear" ? ClassifierHead::Linear : ClassifierHead::Mlp;
+  c.dropout = s.dropout;
+  c.freeze_bn = s.freeze_bn;
+  if (s.backbone == "mnist_cnn") return std::make_shared<MnistCnnImpl>(c);
+  if (is_resnet_name(s.backbone)) return std::make_shared<ResNetClassifierImpl>(s.backbone, c);
+  throw UserError("backbone '" + s.backbone + "' has no classifier network", "model.backbone.type",
+                  "with head linear or mlp use mnist_cnn, resnet18, resnet34, resnet50 or resnet101");
 }
 
 LoadReport load_pretrained(SegmentorImpl& net, const ModelSpec& spec) {
@@ -159,6 +219,40 @@ LoadReport load_segmentor_weights(SegmentorImpl& net, const std::string& path, c
 Segmentor build_segmentor(const config::Config& cfg) {
   auto spec = model_spec(cfg);
   auto net = build_segmentor(spec);
+  load_pretrained(*net, spec);
+  return net;
+}
+
+LoadReport load_pretrained(ClassifierImpl& net, const ModelSpec& spec) {
+  if (spec.pretrained.empty()) return {};
+  auto sd = read_pth(spec.pretrained);
+  const std::string& prefix = spec.pretrained_key_prefix;
+  if (dynamic_cast<ResNetClassifierImpl*>(&net))  // [DomainBed networks.py:126-135]
+    adapt_input_channels(sd, prefix + "conv1.weight", net.config().in_channels);
+
+  // Does the file's classifier fit the head (same keys, same shapes)?
+  std::map<std::string, std::vector<int64_t>> head, file_head;
+  for (const auto& item : net.named_parameters())
+    if (item.key().rfind("fc.", 0) == 0) head[item.key()] = item.value().sizes().vec();
+  for (const auto& [key, t] : sd)
+    if (key.rfind(prefix + "fc.", 0) == 0) file_head[key.substr(prefix.size())] = t.shape;
+  const bool fits = head == file_head;
+
+  LoadOptions o;
+  o.prefix = prefix;
+  o.source = spec.pretrained;
+  if (!fits) o.ignore = {"fc."};  // [DomainBed networks.py:137-139] fc replaced by the algorithm's classifier
+  auto report = load_state_dict(net, sd, o);  // strict: the featurizer must match model.backbone.type
+  if (!fits) {
+    for (const auto& kv : head) report.missing.push_back(kv.first);
+    for (const auto& kv : file_head) report.unexpected.push_back(kv.first);
+  }
+  return report;
+}
+
+Classifier build_classifier(const config::Config& cfg) {
+  auto spec = model_spec(cfg);
+  auto net = build_classifier(spec);
   load_pretrained(*net, spec);
   return net;
 }

@@ -6,12 +6,20 @@
 //
 // Backbones: mit_b0..mit_b5 (heads daformer | segformer) and resnet50 /
 // resnet101 (head deeplabv2, ADVENT's DeepLabV2).
+//
+// Classifiers (classification / domain-generalization track): head linear |
+// mlp on mnist_cnn | resnet18 | resnet34 | resnet50 | resnet101.
+//
+//   auto net = uda::models::build_classifier(cfg);  // + model.pretrained
+//   auto f = net->features(x);                      // (N, D), for alignment losses
+//   auto logits = net->classify(f);                 // (N, C)
 #pragma once
 
 #include <array>
 #include <string>
 #include <vector>
 
+#include "models/classifiers/classifier.h"
 #include "models/segmentor.h"
 #include "models/weights.h"
 
@@ -27,7 +35,7 @@ struct ModelSpec {
   double drop_rate = 0.0;
   double attn_drop_rate = 0.0;
   bool checkpoint_activations = false;
-  std::string head = "daformer";  // daformer | segformer | deeplabv2
+  std::string head = "daformer";  // daformer | segformer | deeplabv2; classifiers: linear | mlp
   int64_t channels = 256;         // head width (DAFormer/SegFormer conv_seg input)
   int64_t embed_dims = 256;       // per-level embedding (DAFormer) / embed_dim (SegFormer)
   std::string fusion = "aspp";    // DAFormer: aspp | conv
@@ -41,7 +49,14 @@ struct ModelSpec {
   std::string pretrained;          // .pth loaded at build time ("" = none)
   std::string pretrained_key_prefix;
   SegmentorOptions options;
+  // Classifiers only (build_classifier).
+  int64_t in_channels = 3;
+  double dropout = 0.0;           // on the features (DomainBed resnet_dropout)
+  bool freeze_bn = true;          // BatchNorm in eval mode while training
 };
+
+// linear | mlp: the head types that make build_classifier's networks.
+bool is_classifier_head(const std::string& head);
 
 ModelSpec model_spec(const config::Config& cfg);
 // Builds the network (random init); does not load `pretrained`.
@@ -60,5 +75,21 @@ LoadReport load_pretrained(SegmentorImpl& net, const ModelSpec& spec);
 // DACS checkpoint ("model." student, "ema_model." teacher, "imnet_model.").
 LoadReport load_segmentor_weights(SegmentorImpl& net, const std::string& path, const std::string& prefix = "",
                                   bool strict = true);
+
+// Builds a classifier network (random init): head linear | mlp on
+// mnist_cnn, resnet18, resnet34, resnet50 or resnet101; does not load
+// `pretrained`. UserError naming the key for a combination that does not exist.
+Classifier build_classifier(const ModelSpec& spec);
+// build_classifier + load_pretrained.
+Classifier build_classifier(const config::Config& cfg);
+
+// Loads spec.pretrained (e.g. torchvision's ImageNet resnet18/50 .pth) into a
+// classifier, after removing pretrained_key_prefix. The featurizer loads
+// strictly. A ResNet stem with other than the file's channel count is adapted
+// as DomainBed does (adapt_input_channels). The file's `fc.*` loads when it
+// fits the head; otherwise the head is replaced, as DomainBed replaces
+// torchvision's fc by its own classifier: the report then lists the head's
+// keys as missing and the file's fc.* as unexpected, the expected mismatch.
+LoadReport load_pretrained(ClassifierImpl& net, const ModelSpec& spec);
 
 }  // namespace uda::models

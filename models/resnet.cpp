@@ -1,5 +1,6 @@
-// ResNet trunk and DeepLabV2 (ADVENT). Sources: ADVENT 3e58d45
-// advent/model/deeplabv2.py [dlv2]; torchvision models/resnet.py [tv].
+// ResNet trunk (DeepLabV2 and torchvision variants) and DeepLabV2 (ADVENT).
+// Sources: ADVENT 3e58d45 advent/model/deeplabv2.py [dlv2]; torchvision 0.14
+// models/resnet.py [tv].
 #include "models/resnet.h"
 
 #include <torch/torch.h>
@@ -10,13 +11,23 @@
 
 namespace uda::models {
 
-bool is_resnet_name(const std::string& name) { return name == "resnet50" || name == "resnet101"; }
+bool is_resnet_name(const std::string& name) {
+  return name == "resnet18" || name == "resnet34" || name == "resnet50" || name == "resnet101";
+}
 
 ResNetConfig resnet_config(const std::string& name, bool deeplab) {
   if (!is_resnet_name(name))
-    throw UserError("unknown ResNet '" + name + "'", "model.backbone.type", "use resnet50 or resnet101");
+    throw UserError("unknown ResNet '" + name + "'", "model.backbone.type",
+                    "use resnet18, resnet34, resnet50 or resnet101");
   ResNetConfig c;
-  c.layers = name == "resnet50" ? std::array<int64_t, 4>{3, 4, 6, 3} : std::array<int64_t, 4>{3, 4, 23, 3};
+  // [tv] resnet18/34/50/101: block counts of _resnet(...).
+  if (name == "resnet18") c.layers = {2, 2, 2, 2};
+  else if (name == "resnet101") c.layers = {3, 4, 23, 3};
+  else c.layers = {3, 4, 6, 3};
+  c.basic_block = name == "resnet18" || name == "resnet34";
+  if (deeplab && c.basic_block)
+    throw UserError("DeepLabV2 has no " + name + " backbone", "model.backbone.type",
+                    "use resnet50 or resnet101 with head deeplabv2 (resnet18/34 are classifier backbones)");
   if (!deeplab) {  // [tv] plain ImageNet classifier trunk
     c.stride_in_1x1 = false;
     c.strides = {1, 2, 2, 2};
@@ -25,6 +36,35 @@ ResNetConfig resnet_config(const std::string& name, bool deeplab) {
     c.freeze_bn = false;
   }
   return c;
+}
+
+BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, bool with_downsample) {
+  namespace nn = torch::nn;
+  // [tv] BasicBlock.__init__: conv3x3(inplanes, planes, stride), conv3x3(planes, planes), no bias.
+  conv1 = register_module(
+      "conv1", nn::Conv2d(nn::Conv2dOptions(inplanes, planes, 3).stride(stride).padding(1).bias(false)));
+  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(planes, planes, 3).padding(1).bias(false)));
+  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  if (with_downsample) {
+    downsample = register_module(
+        "downsample", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(inplanes, planes, 1).stride(stride).bias(false)),
+                                     nn::BatchNorm2d(planes)));
+  }
+}
+
+namespace {
+// downsample = (conv, bn), run by hand so that its BatchNorm can synchronise.
+torch::Tensor run_downsample(torch::nn::Sequential& ds, const torch::Tensor& x) {
+  return batch_norm(*ds[1]->as<torch::nn::BatchNorm2dImpl>(), ds[0]->as<torch::nn::Conv2dImpl>()->forward(x));
+}
+}  // namespace
+
+torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
+  // [tv] BasicBlock.forward
+  auto out = torch::relu(batch_norm(*bn1, conv1->forward(x)));
+  out = batch_norm(*bn2, conv2->forward(out));
+  return torch::relu(out + (downsample ? run_downsample(downsample, x) : x));
 }
 
 BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, int64_t dilation,
@@ -56,32 +96,33 @@ torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
   auto out = torch::relu(batch_norm(*bn1, conv1->forward(x)));
   out = torch::relu(batch_norm(*bn2, conv2->forward(out)));
   out = batch_norm(*bn3, conv3->forward(out));
-  // downsample = (conv, bn): run by hand so that its BatchNorm can synchronise.
-  auto identity = x;
-  if (downsample)
-    identity = batch_norm(*downsample[1]->as<torch::nn::BatchNorm2dImpl>(), downsample[0]->as<torch::nn::Conv2dImpl>()->forward(x));
-  out = out + identity;
-  return torch::relu(out);
+  return torch::relu(out + (downsample ? run_downsample(downsample, x) : x));
 }
 
 ResNetTrunk::ResNetTrunk(torch::nn::Module& owner, const ResNetConfig& cfg) : cfg_(cfg) {
   namespace nn = torch::nn;
-  // [dlv2] stem: 7x7/2 conv without bias, BN, ReLU, 3x3/2 max pool (ceil mode).
-  conv1_ = owner.register_module("conv1", nn::Conv2d(nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
+  // [dlv2]/[tv] stem: 7x7/2 conv without bias, BN, ReLU, 3x3/2 max pool.
+  conv1_ = owner.register_module(
+      "conv1", nn::Conv2d(nn::Conv2dOptions(cfg.in_channels, 64, 7).stride(2).padding(3).bias(false)));
   bn1_ = owner.register_module("bn1", nn::BatchNorm2d(64));
+  const int64_t expansion = cfg.basic_block ? BasicBlockImpl::kExpansion : BottleneckImpl::kExpansion;
   int64_t inplanes = 64;
   const std::array<int64_t, 4> planes{64, 128, 256, 512};
   for (int l = 0; l < 4; ++l) {
     nn::Sequential seq;
     const int64_t stride = cfg.strides[l], dilation = cfg.dilations[l];
     // [dlv2] _make_layer: the first block gets a downsample when the stride or
-    // width changes, or the layer is dilated (2 or 4).
-    const bool ds = stride != 1 || inplanes != planes[l] * BottleneckImpl::kExpansion || dilation == 2 ||
-                    dilation == 4;
-    seq->push_back(Bottleneck(inplanes, planes[l], stride, dilation, ds, cfg.stride_in_1x1));
-    inplanes = planes[l] * BottleneckImpl::kExpansion;
-    for (int64_t b = 1; b < cfg.layers[l]; ++b)
-      seq->push_back(Bottleneck(inplanes, planes[l], 1, dilation, false, cfg.stride_in_1x1));
+    // width changes, or the layer is dilated (2 or 4); [tv] _make_layer the
+    // same without dilation.
+    const bool ds = stride != 1 || inplanes != planes[l] * expansion || dilation == 2 || dilation == 4;
+    for (int64_t b = 0; b < cfg.layers[l]; ++b) {
+      const int64_t s = b == 0 ? stride : 1;
+      if (cfg.basic_block)
+        seq->push_back(BasicBlock(inplanes, planes[l], s, b == 0 && ds));
+      else
+        seq->push_back(Bottleneck(inplanes, planes[l], s, dilation, b == 0 && ds, cfg.stride_in_1x1));
+      inplanes = planes[l] * expansion;
+    }
     layers_[l] = owner.register_module("layer" + std::to_string(l + 1), seq);
   }
   if (cfg.freeze_bn) {
@@ -98,6 +139,11 @@ torch::Tensor ResNetTrunk::stem(const torch::Tensor& x) {
 }
 
 torch::Tensor ResNetTrunk::layer(int i, const torch::Tensor& x) { return layers_.at(i - 1)->forward(x); }
+
+std::array<int64_t, 4> ResNetTrunk::out_channels() const {
+  const int64_t e = cfg_.basic_block ? BasicBlockImpl::kExpansion : BottleneckImpl::kExpansion;
+  return {64 * e, 128 * e, 256 * e, 512 * e};
+}
 
 std::vector<torch::Tensor> ResNetTrunk::forward(const torch::Tensor& x) {
   std::vector<torch::Tensor> outs;
@@ -135,8 +181,8 @@ DeepLabV2Impl::DeepLabV2Impl(const DeepLabV2Config& cfg, const SegmentorOptions&
   trunk_ = ResNetTrunk(*this, cfg.resnet);
   // [dlv2] ResNetMulti registers layer5 (if multi_level) before layer6.
   if (cfg.multi_level)
-    layer5_ = register_module("layer5", ClassifierModule(ResNetTrunk::kOutChannels[2], cfg.dilations, cfg.num_classes));
-  layer6_ = register_module("layer6", ClassifierModule(ResNetTrunk::kOutChannels[3], cfg.dilations, cfg.num_classes));
+    layer5_ = register_module("layer5", ClassifierModule(trunk_.out_channels()[2], cfg.dilations, cfg.num_classes));
+  layer6_ = register_module("layer6", ClassifierModule(trunk_.out_channels()[3], cfg.dilations, cfg.num_classes));
 }
 
 SegmentorOutput DeepLabV2Impl::forward(const torch::Tensor& images) {

@@ -1,15 +1,18 @@
-// ResNet-50/101 with torchvision key names (conv1, bn1, layer1..layer4 of
-// Bottleneck blocks with conv1..3, bn1..3, downsample.{0,1}), in the two
-// variants uda needs:
-//  - torchvision (torchvision/models/resnet.py): stride on the 3x3 conv
-//    (ResNet v1.5), max pool without ceil mode;
+// ResNet-18/34/50/101 with torchvision key names (conv1, bn1, layer1..layer4
+// of BasicBlocks with conv1..2, bn1..2 or Bottlenecks with conv1..3, bn1..3,
+// and downsample.{0,1}), in the two variants uda needs:
+//  - torchvision (torchvision/models/resnet.py, 0.14): BasicBlock for 18/34,
+//    Bottleneck with the stride on the 3x3 conv (ResNet v1.5) for 50/101, no
+//    dilation, max pool without ceil mode (the classifier ResNets);
 //  - DeepLabV2 as in ADVENT (advent/model/deeplabv2.py, 3e58d45): stride on
 //    the first 1x1 conv, layer3/layer4 dilated 2/4 with stride 1 (output
-//    stride 8), ceil-mode max pool, BatchNorm parameters frozen.
+//    stride 8), ceil-mode max pool, BatchNorm parameters frozen; resnet50/101
+//    only.
 #pragma once
 
 #include <array>
 #include <string>
+#include <vector>
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -19,7 +22,9 @@
 namespace uda::models {
 
 struct ResNetConfig {
-  std::array<int64_t, 4> layers{3, 4, 23, 3};  // 50: 3,4,6,3; 101: 3,4,23,3
+  std::array<int64_t, 4> layers{3, 4, 23, 3};  // 18: 2,2,2,2; 34 and 50: 3,4,6,3; 101: 3,4,23,3
+  bool basic_block = false;                     // BasicBlock (18/34) instead of Bottleneck
+  int64_t in_channels = 3;                      // of the stem conv1
   bool stride_in_1x1 = true;                    // ADVENT/Caffe style; false = torchvision
   std::array<int64_t, 4> strides{1, 2, 1, 1};   // of layer1..layer4
   std::array<int64_t, 4> dilations{1, 1, 2, 4};
@@ -28,9 +33,23 @@ struct ResNetConfig {
 };
 
 // The ResNet settings of "resnet50"/"resnet101" as DeepLabV2 backbones
-// (ADVENT) or as torchvision classifiers (`deeplab` false).
+// (ADVENT; resnet18/34 are a UserError), or of resnet18/34/50/101 as
+// torchvision classifiers (`deeplab` false).
 ResNetConfig resnet_config(const std::string& name, bool deeplab = true);
-bool is_resnet_name(const std::string& name);
+bool is_resnet_name(const std::string& name);  // resnet18 | resnet34 | resnet50 | resnet101
+
+// [tv] BasicBlock: two 3x3 convs, the stride on the first.
+class BasicBlockImpl : public torch::nn::Module {
+ public:
+  BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, bool downsample);
+  torch::Tensor forward(const torch::Tensor& x);
+  static constexpr int64_t kExpansion = 1;
+
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(BasicBlock);
 
 class BottleneckImpl : public torch::nn::Module {
  public:
@@ -56,7 +75,8 @@ class ResNetTrunk {
   torch::Tensor layer(int i, const torch::Tensor& x);  // i in 1..4
   // The four stage maps after layer1..layer4.
   std::vector<torch::Tensor> forward(const torch::Tensor& x);
-  static constexpr std::array<int64_t, 4> kOutChannels{256, 512, 1024, 2048};
+  // Channels of the four stage maps: 64..512 (BasicBlock), 256..2048 (Bottleneck).
+  std::array<int64_t, 4> out_channels() const;
 
  private:
   ResNetConfig cfg_;

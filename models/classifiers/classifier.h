@@ -1,0 +1,73 @@
+// A classification network for the classification / domain-generalization
+// track, split as DomainBed splits it (algorithms.py ERM: network =
+// Sequential(featurizer, classifier)) so that alignment losses (CORAL, MMD,
+// DANN, ...) can take the features:
+//
+//   features(x)  -> [N, D]   the featurizer, including the feature dropout
+//                            (DomainBed's ResNet applies resnet_dropout inside
+//                            its featurizer, networks.py:147-149)
+//   classify(f)  -> [N, C]   logits
+//   forward(x)   =  classify(features(x))
+//
+// The classifier is the child `fc` (torchvision's name): a Linear
+// (DomainBed networks.py:250-259 Classifier) or DomainBed's nonlinear
+// classifier Linear(D, D/2)-ReLU-Linear(D/2, D/4)-ReLU-Linear(D/4, C) (keys
+// fc.0, fc.2, fc.4). The featurizer's keys are the official ones of each
+// network (models/classifiers/mnist_cnn.h, resnet_classifier.h).
+//
+// Build from config with models/builder.h build_classifier.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+
+namespace uda::models {
+
+enum class ClassifierHead { Linear, Mlp };
+
+struct ClassifierConfig {
+  int64_t in_channels = 3;
+  int64_t num_classes = 10;
+  ClassifierHead head = ClassifierHead::Linear;
+  // Dropout on the features (train mode only), drawn per sample
+  // (models/layers/sample_randomness.h).
+  double dropout = 0.0;
+  // BatchNorm layers stay in eval mode while the network trains: running
+  // statistics are used and not updated; affine parameters still train
+  // (DomainBed ResNet.freeze_bn, networks.py:151-162).
+  bool freeze_bn = true;
+};
+
+class ClassifierImpl : public torch::nn::Module {
+ public:
+  torch::Tensor features(const torch::Tensor& x);
+  torch::Tensor classify(const torch::Tensor& features);
+  torch::Tensor forward(const torch::Tensor& x) { return classify(features(x)); }
+
+  int64_t feature_dim() const { return feature_dim_; }
+  int64_t num_classes() const { return cfg_.num_classes; }
+  const ClassifierConfig& config() const { return cfg_; }
+
+  // Module::train, then every BatchNorm back to eval mode under freeze_bn
+  // (DomainBed ResNet.train). eval() goes through here too.
+  void train(bool on = true) override;
+
+ protected:
+  explicit ClassifierImpl(const ClassifierConfig& cfg) : cfg_(cfg) {}
+  // Called last by each network's constructor: registers `fc` on features of
+  // `feature_dim` (after the featurizer, so the state dict lists it last, as
+  // torchvision's) and applies freeze_bn.
+  void register_head(int64_t feature_dim);
+  // The featurizer without the dropout: [N, D].
+  virtual torch::Tensor featurize(const torch::Tensor& x) = 0;
+
+ private:
+  ClassifierConfig cfg_;
+  int64_t feature_dim_ = 0;
+  torch::nn::Linear linear_{nullptr};  // `fc` of a linear head
+  torch::nn::Sequential mlp_{nullptr};  // `fc` of an mlp head
+};
+using Classifier = std::shared_ptr<ClassifierImpl>;
+
+}  // namespace uda::models

@@ -1,0 +1,33 @@
+// DomainBed MNIST_CNN. Source: DomainBed b93c22a domainbed/networks.py [db].
+#include "models/classifiers/mnist_cnn.h"
+
+#include <torch/torch.h>
+
+namespace uda::models {
+
+MnistCnnImpl::MnistCnnImpl(const ClassifierConfig& cfg) : ClassifierImpl(cfg) {
+  namespace nn = torch::nn;
+  // [db] MNIST_CNN.__init__ (:176-184): the convs first, then the GroupNorms
+  // (the registration order is the state dict's and the order of the default
+  // initialisation's draws).
+  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(cfg.in_channels, 64, 3).stride(1).padding(1)));
+  conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(64, 128, 3).stride(2).padding(1)));
+  conv3 = register_module("conv3", nn::Conv2d(nn::Conv2dOptions(128, 128, 3).stride(1).padding(1)));
+  conv4 = register_module("conv4", nn::Conv2d(nn::Conv2dOptions(128, 128, 3).stride(1).padding(1)));
+  bn0 = register_module("bn0", nn::GroupNorm(8, 64));
+  bn1 = register_module("bn1", nn::GroupNorm(8, 128));
+  bn2 = register_module("bn2", nn::GroupNorm(8, 128));
+  bn3 = register_module("bn3", nn::GroupNorm(8, 128));
+  register_head(kFeatures);
+}
+
+torch::Tensor MnistCnnImpl::featurize(const torch::Tensor& x) {
+  // [db] MNIST_CNN.forward (:189-208): conv -> ReLU -> GroupNorm, x4; avgpool; view(N, -1).
+  auto y = bn0->forward(torch::relu(conv1->forward(x)));
+  y = bn1->forward(torch::relu(conv2->forward(y)));
+  y = bn2->forward(torch::relu(conv3->forward(y)));
+  y = bn3->forward(torch::relu(conv4->forward(y)));
+  return torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1);
+}
+
+}  // namespace uda::models
