@@ -33,6 +33,12 @@ void add_convert_command(CLI::App& app) {
                   "idx: none | rotated (DomainBed RotatedMNIST) | colored (DomainBed ColoredMNIST) | mnistm")
       ->default_val("none");
   cmd->add_option("--photo", o.photo, "idx --domains mnistm: colour photograph (PNG/JPEG) to blend with");
+  cmd->add_option("--layout", o.layout,
+                  "imagefolder: auto | domains (<domain>/<class>/) | office31 (<domain>/images/<class>/) | visda2017")
+      ->default_val("auto");
+  cmd->add_option("--exclude", o.exclude,
+                  "imagefolder: file of image paths relative to --src to leave out (e.g. DomainBed's "
+                  "misc/domain_net_duplicates.txt)");
   cmd->add_flag("--quiet", quiet, "No progress bar");
   cmd->callback([] {
     o.progress = !quiet;

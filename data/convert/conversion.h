@@ -35,6 +35,9 @@ struct ConvertOptions {
   // idx
   std::string domains = "none";  // none | rotated | colored | mnistm
   std::string photo;             // colour photograph for mnistm blending
+  // imagefolder
+  std::string layout = "auto";   // auto | domains | office31 | visda2017
+  std::string exclude;           // file of image paths (relative to src) to leave out
 };
 
 // What one format contributes: the dataset's identity and a function that
