@@ -54,6 +54,12 @@ const ShardFile& Dataset::shard(size_t k) const {
   auto file = std::make_shared<const ShardFile>(path);
   if (static_cast<int64_t>(file->size()) != info.num_samples || file->first_index() != shard_begin_[k])
     throw UserError("dataset shard does not hold the samples the manifest lists", path, fix);
+  if (manifest_.channels_recorded)
+    for (size_t i = 0; i < file->size(); ++i)
+      if (file->channels(i) != manifest_.channels)
+        throw UserError("image " + std::to_string(i) + " of the shard has " + std::to_string(file->channels(i)) +
+                            " channels, the manifest says " + std::to_string(manifest_.channels),
+                        path, fix);
   shards_[k] = file;
   return *shards_[k];
 }

@@ -29,15 +29,4 @@ Image resize(const Image& image, int width, int height, Interp interp) {
   return from_mat(out, image.channels);
 }
 
-Image rotate(const Image& image, double degrees) {
-  // torchvision rotates about the image centre ((w - 1) / 2, (h - 1) / 2 in
-  // pixel-centre coordinates), counter-clockwise for positive angles.
-  cv::Point2f centre((image.width - 1) * 0.5f, (image.height - 1) * 0.5f);
-  cv::Mat m = cv::getRotationMatrix2D(centre, degrees, 1.0);
-  cv::Mat out;
-  cv::warpAffine(wrap(image), out, m, cv::Size(image.width, image.height), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
-                 cv::Scalar::all(0));
-  return from_mat(out, image.channels);
-}
-
 }  // namespace uda::data

@@ -10,9 +10,5 @@ namespace uda::data {
 enum class Interp { kBilinear, kNearest };
 
 Image resize(const Image& image, int width, int height, Interp interp);
-// Rotation about the centre by `degrees` (counter-clockwise), bilinear,
-// constant fill 0, output the same size: torchvision's TF.rotate as used by
-// DomainBed's RotatedMNIST.
-Image rotate(const Image& image, double degrees);
 
 }  // namespace uda::data

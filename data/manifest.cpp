@@ -50,6 +50,7 @@ json manifest_to_json(const Manifest& m) {
               {"classes", m.class_names},
               {"domains", m.domain_names},
               {"split", m.split},
+              {"channels", m.channels},
               {"encoding", encoding_name(m.encoding)},
               {"num_samples", m.num_samples},
               {"shards", shards},
@@ -69,6 +70,8 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
     m.class_names = j.at("classes").get<std::vector<std::string>>();
     m.domain_names = j.at("domains").get<std::vector<std::string>>();
     m.split = j.value("split", "");
+    m.channels_recorded = j.contains("channels");
+    m.channels = m.channels_recorded ? j.at("channels").get<int>() : 3;
     m.encoding = parse_encoding(j.at("encoding").get<std::string>(), where);
     m.num_samples = j.at("num_samples").get<int64_t>();
     for (const auto& s : j.at("shards"))
@@ -79,6 +82,9 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
     throw UserError(std::string("malformed dataset manifest: ") + e.what(), where,
                     "re-run the `uda convert` command that produced this dataset");
   }
+  if (m.channels < 1 || m.channels > 3)
+    throw UserError("manifest channels must be 1, 2 or 3, not " + std::to_string(m.channels), where,
+                    "re-run the `uda convert` command that produced this dataset");
   int64_t total = 0;
   for (const auto& s : m.shards) total += s.num_samples;
   if (total != m.num_samples)

@@ -37,6 +37,11 @@ struct Manifest {
   std::vector<std::string> class_names;
   std::vector<std::string> domain_names;
   std::string split;
+  // Channels of every stored image: 1 (grey), 2 (DomainBed's ColoredMNIST)
+  // or 3 (RGB). Manifests written before the field existed read as 3 with
+  // channels_recorded false: their images are not checked against it.
+  int channels = 3;
+  bool channels_recorded = true;
   Encoding encoding = Encoding::kRaw;
   int64_t num_samples = 0;
   std::vector<ShardInfo> shards;

@@ -106,8 +106,9 @@ Image ShardFile::read_image(const char* group, size_t local, int channels, const
   if (encoding_ == Encoding::kPng) {
     std::vector<uint8_t> bytes(static_cast<size_t>(blob.bytes));
     if (!pread_all(fd_, bytes.data(), bytes.size(), blob.offset)) corrupt("short read");
-    // Decoding runs outside every lock.
-    RawImage raw = decode_png(bytes.data(), bytes.size(), channels == 1 ? PngMode::kValues : PngMode::kRgb, path_);
+    // Decoding runs outside every lock. The stored channels come back as
+    // they were written (grey, the two ColoredMNIST channels, or RGB).
+    RawImage raw = decode_png(bytes.data(), bytes.size(), PngMode::kValues, path_);
     if (raw.height != img.height || raw.width != img.width || raw.channels != channels || raw.bit_depth != 8)
       corrupt("image " + std::to_string(local) + " decodes to a wrong size");
     return to_image(std::move(raw));

@@ -24,11 +24,21 @@ void add_convert_command(CLI::App& app) {
   cmd->add_option("--encoding", o.encoding, "Image storage in shards: raw | deflate | png")->default_val("raw");
   cmd->add_flag("--lenient-labels", o.lenient_labels, "Map label ids unknown to the format to 255 instead of failing");
   cmd->add_option("--size", o.size, "toyscenes: image size WxH (default 128x96)");
-  cmd->add_option("--count", o.count, "toyscenes: images per domain (default 1000); idx: use the first N only");
+  cmd->add_option("--count", o.count,
+                  "toyscenes: images per domain (default 1000); idx: the first N images (rotated/colored: the first N "
+                  "shuffled positions, so each environment is a prefix of DomainBed's)");
   cmd->add_option("--thing-rarity", o.thing_rarity, "toyscenes: multiplier on the frequency of thing classes")
       ->default_val(1.0);
-  cmd->add_option("--domains", o.domains, "idx: none | rotated | mnistm")->default_val("none");
+  cmd->add_option("--domains", o.domains,
+                  "idx: none | rotated (DomainBed RotatedMNIST) | colored (DomainBed ColoredMNIST) | mnistm")
+      ->default_val("none");
   cmd->add_option("--photo", o.photo, "idx --domains mnistm: colour photograph (PNG/JPEG) to blend with");
+  cmd->add_option("--layout", o.layout,
+                  "imagefolder: auto | domains (<domain>/<class>/) | office31 (<domain>/images/<class>/) | visda2017")
+      ->default_val("auto");
+  cmd->add_option("--exclude", o.exclude,
+                  "imagefolder: file of image paths relative to --src to leave out (e.g. DomainBed's "
+                  "misc/domain_net_duplicates.txt)");
   cmd->add_flag("--quiet", quiet, "No progress bar");
   cmd->callback([] {
     o.progress = !quiet;

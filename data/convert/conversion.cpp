@@ -64,6 +64,7 @@ void finish(const ConversionPlan& plan, const std::string& out_dir, const RunSet
   m.class_names = plan.class_names;
   m.domain_names = plan.domain_names;
   m.split = plan.split;
+  m.channels = plan.channels;
   m.encoding = settings.encoding;
   m.provenance = plan.provenance;
   ClassStats stats;
@@ -149,6 +150,7 @@ size_t run_conversion(const ConversionPlan& plan, const std::string& out_dir, co
         ShardSample s = plan.produce(i);
         s.sample.index = static_cast<int64_t>(i);
         if (s.class_pixels.size() != spec.num_classes) throw std::logic_error("converter: class_pixels size");
+        if (s.sample.image.channels != plan.channels) throw std::logic_error("converter: image channels");
         slots[k][i - k * settings.shard_size] = std::move(s);
         progress.add();
         if (--remaining[k] == 0) {

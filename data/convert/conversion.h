@@ -33,8 +33,11 @@ struct ConvertOptions {
   int64_t count = -1;           // images per domain (toyscenes) / limit (idx)
   double thing_rarity = 1.0;    // multiplier on the probability of thing classes
   // idx
-  std::string domains = "none";  // none | rotated | mnistm
+  std::string domains = "none";  // none | rotated | colored | mnistm
   std::string photo;             // colour photograph for mnistm blending
+  // imagefolder
+  std::string layout = "auto";   // auto | domains | office31 | visda2017
+  std::string exclude;           // file of image paths (relative to src) to leave out
 };
 
 // What one format contributes: the dataset's identity and a function that
@@ -44,6 +47,7 @@ struct ConversionPlan {
   std::vector<std::string> class_names;
   std::vector<std::string> domain_names;
   std::string split;
+  int channels = 3;  // of every produced image (manifest "channels")
   size_t num_items = 0;
   std::function<ShardSample(size_t)> produce;
   // Recorded in manifest.json; a resumed conversion must have the same.

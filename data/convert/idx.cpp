@@ -2,20 +2,18 @@
 // KMNIST): <src>/<split>-images-idx3-ubyte[.gz] and
 // <src>/<split>-labels-idx1-ubyte[.gz], split train or t10k. Optional domain
 // constructions:
-//   rotated  DomainBed's RotatedMNIST (Gulrajani & Lopez-Paz 2021,
-//            domainbed/datasets.py): a seeded shuffle of the images, split
-//            into 6 environments as interleaved slices (env e takes shuffled
-//            positions e, e+6, ...), each rotated by 0,15,30,45,60,75 degrees
-//            (bilinear, fill 0). Our shuffle is a seeded Fisher-Yates, not
-//            torch.randperm: the construction is the same, the draw differs.
+//   rotated  DomainBed's RotatedMNIST, exactly (domainbed_mnist.h: torch 1.13
+//            randperm; pil_rotate.h: PIL's bilinear rotation), on train + t10k
+//   colored  DomainBed's ColoredMNIST, exactly (domainbed_mnist.h), 2 channels
 //   mnistm   MNIST-M style blending (Ganin & Lempitsky 2015): output =
 //            |digit - random crop of a colour photograph| per channel. The
 //            photograph is --photo; without it a seeded smooth colour texture
 //            stands in (no natural photo ships in the Debian packages used).
 #include "core/error.h"
+#include "data/convert/domainbed_mnist.h"
+#include "data/convert/pil_rotate.h"
 #include "data/convert/registry.h"
 #include "data/image_io.h"
-#include "data/image_ops.h"
 
 #include <zlib.h>
 
@@ -62,6 +60,11 @@ struct IdxData {
   int rows = 0, cols = 0;
   std::string images, labels;  // whole files
   size_t image_offset = 16, label_offset = 8;
+
+  const uint8_t* pixels(size_t i) const {
+    return reinterpret_cast<const uint8_t*>(images.data()) + image_offset + i * static_cast<size_t>(rows * cols);
+  }
+  uint8_t label(size_t i) const { return static_cast<uint8_t>(labels[label_offset + i]); }
 };
 
 IdxData load_idx(const std::string& dir, const std::string& split) {
@@ -81,6 +84,24 @@ IdxData load_idx(const std::string& dir, const std::string& split) {
   if (d.images.size() < 16 + d.count * static_cast<size_t>(d.rows * d.cols))
     throw UserError("IDX image file is truncated", ipath, "re-download the file");
   if (d.labels.size() < 8 + d.count) throw UserError("IDX label file is truncated", lpath, "re-download the file");
+  for (size_t i = 0; i < d.count; ++i)
+    if (d.label(i) >= 10)
+      throw UserError("class id " + std::to_string(d.label(i)) + " of image " + std::to_string(i) + " out of range 0..9",
+                      lpath, "check that this is an MNIST-family label file");
+  return d;
+}
+
+// DomainBed's torch.cat((train.data, test.data)): t10k appended to train.
+IdxData merge_train_t10k(const std::string& dir) {
+  IdxData d = load_idx(dir, "train");
+  IdxData test = load_idx(dir, "t10k");
+  if (test.rows != d.rows || test.cols != d.cols)
+    throw UserError("train and t10k images differ in size", dir, "use the train and t10k files of one dataset");
+  d.images.resize(d.image_offset + d.count * static_cast<size_t>(d.rows * d.cols));
+  d.images.append(test.images, test.image_offset, test.count * static_cast<size_t>(test.rows * test.cols));
+  d.labels.resize(d.label_offset + d.count);
+  d.labels.append(test.labels, test.label_offset, test.count);
+  d.count += test.count;
   return d;
 }
 
@@ -121,63 +142,66 @@ std::vector<std::string> class_names_for(const std::string& src) {
 }  // namespace
 
 ConversionPlan plan_idx(const ConvertOptions& o) {
-  std::string split = o.split.empty() ? "train" : o.split;
-  auto data = std::make_shared<IdxData>(load_idx(o.src, split));
-  size_t n = data->count;
-  if (o.count >= 0) n = std::min(n, static_cast<size_t>(o.count));
-  if (o.domains != "none" && o.domains != "rotated" && o.domains != "mnistm")
-    throw UserError("unknown domain construction \"" + o.domains + "\"", "--domains", "use none, rotated or mnistm");
+  const std::string& mode = o.domains;
+  if (mode != "none" && mode != "rotated" && mode != "colored" && mode != "mnistm")
+    throw UserError("unknown domain construction \"" + mode + "\"", "--domains", "use none, rotated, colored or mnistm");
+  const bool domainbed = mode == "rotated" || mode == "colored";
+  if (domainbed && !o.split.empty())
+    throw UserError("--split does not apply to --domains " + mode, "--split " + o.split,
+                    "leave --split out: DomainBed's construction uses train and t10k together");
+  const std::string split = domainbed ? "all" : (o.split.empty() ? "train" : o.split);
+  auto data = std::make_shared<IdxData>(domainbed ? merge_train_t10k(o.src) : load_idx(o.src, split));
+  const size_t limit = o.count >= 0 ? static_cast<size_t>(o.count) : data->count;
 
   ConversionPlan plan;
   plan.task = Task::kClassification;
   plan.class_names = class_names_for(o.src);
   plan.split = split;
-  plan.num_items = n;
-  static const int kAngles[] = {0, 15, 30, 45, 60, 75};
-  // Item i of the output is source image order[i]; for rotated, the output
-  // is grouped by environment (env 0 first), each env an interleaved slice.
-  auto order = std::make_shared<std::vector<size_t>>(n);
-  auto domain_of = std::make_shared<std::vector<int>>(n, 0);
-  for (size_t i = 0; i < n; ++i) (*order)[i] = i;
-  if (o.domains == "rotated") {
-    uint64_t state = mix(o.seed ^ 0x526f744d4e495354ULL);
-    std::vector<size_t> shuffled(*order);
-    for (size_t i = n; i > 1; --i) {
-      state = mix(state);
-      std::swap(shuffled[i - 1], shuffled[state % i]);
-    }
-    size_t k = 0;
-    for (int env = 0; env < 6; ++env)
-      for (size_t j = static_cast<size_t>(env); j < n; j += 6) {
-        (*order)[k] = shuffled[j];
-        (*domain_of)[k++] = env;
-      }
-    for (int a : kAngles) plan.domain_names.push_back("rot" + std::to_string(a));
+  plan.channels = mode == "colored" ? 2 : (mode == "mnistm" ? 3 : 1);
+  // Output item i is environment sample (*samples)[i]: for the DomainBed
+  // constructions grouped by environment, each in DomainBed's order; else
+  // the first `limit` images of the split.
+  auto samples = std::make_shared<std::vector<MnistEnvSample>>();
+  if (domainbed) {
+    std::vector<uint8_t> labels(data->count);
+    for (size_t i = 0; i < data->count; ++i) labels[i] = data->label(i);
+    MnistEnvironments envs = mode == "rotated" ? rotated_mnist(labels, o.seed, limit) : colored_mnist(labels, o.seed, limit);
+    plan.domain_names = envs.names;
+    *samples = std::move(envs.samples);
+    if (mode == "colored") plan.class_names = {"class>=5", "class<5"};  // DomainBed's y = (digit < 5), noisy
   } else {
-    plan.domain_names = {o.domains == "mnistm" ? "mnistm" : "idx"};
+    for (size_t i = 0; i < std::min(limit, data->count); ++i) samples->push_back({int64_t(i), 0, data->label(i), -1});
+    plan.domain_names = {mode == "mnistm" ? "mnistm" : "idx"};
   }
+  plan.num_items = samples->size();
   std::shared_ptr<Image> photo;
-  if (o.domains == "mnistm")
+  if (mode == "mnistm")
     photo = std::make_shared<Image>(o.photo.empty() ? texture_photo(o.seed, 512, 512) : read_rgb_image(o.photo));
   if (photo && (photo->width < data->cols || photo->height < data->rows))
     throw UserError("photograph smaller than the digits", o.photo, "use a larger colour image");
-  std::string mode = o.domains;
-  uint64_t seed = o.seed;
-  plan.produce = [data, order, domain_of, photo, mode, seed](size_t i) {
-    size_t src = (*order)[i];
-    int h = data->rows, w = data->cols;
-    Image digit{h, w, 1, {}};
-    auto begin = data->images.begin() + static_cast<std::ptrdiff_t>(data->image_offset + src * size_t(h * w));
-    digit.pixels.assign(begin, begin + h * w);
-    int label = static_cast<uint8_t>(data->labels[data->label_offset + src]);
+  const size_t num_classes = plan.class_names.size();
+  const uint64_t seed = o.seed;
+  plan.produce = [data, samples, photo, mode, seed, num_classes](size_t i) {
+    const MnistEnvSample& e = (*samples)[i];
+    const size_t src = static_cast<size_t>(e.source);
+    const int h = data->rows, w = data->cols;
+    const size_t area = static_cast<size_t>(h) * w;
+    Image digit{h, w, 1, std::vector<uint8_t>(data->pixels(src), data->pixels(src) + area)};
     ShardSample out;
-    out.sample.domain = (*domain_of)[i];
-    if (mode == "rotated") digit = rotate(digit, kAngles[out.sample.domain]);
+    out.sample.domain = e.env;
+    if (mode == "rotated") digit = pil_rotate(digit, kRotatedMnistAngles[e.env]);
+    if (mode == "colored") {
+      // images[i, 1 - colors[i]] *= 0 (datasets.py:147-149): the digit in
+      // channel `color`, HWC with 2 channels.
+      Image coloured{h, w, 2, std::vector<uint8_t>(area * 2, 0)};
+      for (size_t p = 0; p < area; ++p) coloured.pixels[p * 2 + static_cast<size_t>(e.color)] = digit.pixels[p];
+      digit = std::move(coloured);
+    }
     if (mode == "mnistm") {
       uint64_t r = mix(seed ^ mix(src + 1));
       int x0 = static_cast<int>(r % uint64_t(photo->width - w + 1));
       int y0 = static_cast<int>((r >> 32) % uint64_t(photo->height - h + 1));
-      Image blended{h, w, 3, std::vector<uint8_t>(size_t(h * w * 3))};
+      Image blended{h, w, 3, std::vector<uint8_t>(area * 3)};
       for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x)
           for (int c = 0; c < 3; ++c) {
@@ -186,22 +210,25 @@ ConversionPlan plan_idx(const ConvertOptions& o) {
           }
       digit = std::move(blended);
     }
-    if (label >= 10)
-      throw UserError("class id " + std::to_string(label) + " out of range 0..9", "IDX label file",
-                      "check that this is an MNIST-family label file");
     out.sample.name = std::to_string(src);
-    out.sample.class_label = label;
+    out.sample.class_label = e.label;
     out.sample.image = std::move(digit);
-    out.class_pixels.assign(10, 0);
-    out.class_pixels[static_cast<size_t>(label)] = 1;
+    out.class_pixels.assign(num_classes, 0);
+    out.class_pixels[static_cast<size_t>(e.label)] = 1;
     out.source_height = h;
     out.source_width = w;
     return out;
   };
-  plan.provenance = {{"converter", "idx"},
-                     {"source", fs::absolute(o.src).string()},
-                     {"options", {{"split", split}, {"domains", o.domains}, {"seed", o.seed}, {"count", n},
-                                  {"photo", o.photo.empty() ? "seeded texture" : fs::absolute(o.photo).string()}}}};
+  nlohmann::json options{{"split", split}, {"domains", mode}, {"seed", o.seed}, {"count", plan.num_items},
+                         {"photo", o.photo.empty() ? "seeded texture" : fs::absolute(o.photo).string()}};
+  plan.provenance = {{"converter", "idx"}, {"source", fs::absolute(o.src).string()}, {"options", options}};
+  if (domainbed)
+    plan.provenance["construction"] = {
+        {"reference", std::string("DomainBed ") + (mode == "rotated" ? "RotatedMNIST" : "ColoredMNIST") +
+                          " (facebookresearch/DomainBed b93c22a, domainbed/datasets.py), draws of torch 1.13 after "
+                          "torch.manual_seed(seed)"},
+        {"count", limit >= data->count ? "all" : "the first " + std::to_string(limit) + " shuffled positions"},
+        {"sample_names", "index of the source image in the train images followed by the t10k images"}};
   return plan;
 }
 

@@ -1,81 +1,97 @@
-// <root>/<domain>/<class>/*.{png,jpg,jpeg} (the layout of PACS, OfficeHome and
-// VisDA-2017): classification shards, the domain of each sample recorded.
-// Classes are the union of class folder names over all domains, sorted, so
-// ids agree across domains; images keep their own size unless --resize.
+// Classification domain suites stored as image folders (layouts in
+// image_folder_index.h and docs/FORMATS.md): classification shards, the
+// domain of each sample recorded; images keep their own size unless
+// --resize. --exclude FILE leaves out the listed images (paths relative to
+// --src, one per line), e.g. DomainBed's misc/domain_net_duplicates.txt,
+// which its download script deletes from DomainNet (scripts/download.py:159-162).
 #include "core/error.h"
+#include "core/fs.h"
+#include "data/convert/image_folder_index.h"
 #include "data/convert/registry.h"
 #include "data/convert/segmentation_item.h"
 #include "data/image_io.h"
 #include "data/image_ops.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <memory>
 #include <set>
+#include <sstream>
 
 namespace uda::data {
 
+namespace fs = std::filesystem;
+
+namespace {
+
+// Paths relative to the root, one per line; blank lines ignored.
+std::set<std::string> read_exclusions(const std::string& path) {
+  if (!fs::is_regular_file(path)) throw UserError("exclusion list not found", path, "pass an existing file to --exclude");
+  std::set<std::string> out;
+  std::istringstream lines(fs_util::read_file(path));
+  for (std::string line; std::getline(lines, line);) {
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    if (!line.empty()) out.insert(fs::path(line).lexically_normal().string());
+  }
+  return out;
+}
+
+}  // namespace
+
 ConversionPlan plan_imagefolder(const ConvertOptions& o) {
-  namespace fs = std::filesystem;
   if (!fs::is_directory(o.src)) throw UserError("not a directory", o.src, "pass the dataset root as --src");
-  std::vector<std::string> domains;
-  std::set<std::string> class_set;
-  for (const auto& d : fs::directory_iterator(o.src))
-    if (d.is_directory()) {
-      domains.push_back(d.path().filename().string());
-      for (const auto& c : fs::directory_iterator(d.path()))
-        if (c.is_directory()) class_set.insert(c.path().filename().string());
-    }
-  std::sort(domains.begin(), domains.end());
-  if (domains.empty() || class_set.empty())
-    throw UserError("image folder layout not found", o.src, "expected <root>/<domain>/<class>/*.{png,jpg}");
-  std::vector<std::string> classes(class_set.begin(), class_set.end());
-  struct Item {
-    std::string path;
-    int domain;
-    int cls;
-  };
-  auto items = std::make_shared<std::vector<Item>>();
-  for (size_t d = 0; d < domains.size(); ++d)
-    for (size_t c = 0; c < classes.size(); ++c) {
-      std::string dir = o.src + "/" + domains[d] + "/" + classes[c];
-      if (!fs::is_directory(dir)) continue;
-      std::vector<std::string> files;
-      for (const auto& f : fs::directory_iterator(dir)) {
-        std::string ext = f.path().extension().string();
-        for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        if (f.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) files.push_back(f.path().string());
-      }
-      std::sort(files.begin(), files.end());
-      for (auto& f : files) items->push_back({f, static_cast<int>(d), static_cast<int>(c)});
-    }
+  const auto& layouts = image_folder_layouts();
+  if (std::find(layouts.begin(), layouts.end(), o.layout) == layouts.end())
+    throw UserError("unknown image folder layout \"" + o.layout + "\"", "--layout",
+                    "use auto, domains, office31 or visda2017");
+  // Item paths are <root>/...; sample names and --exclude entries are the
+  // part after <root>/.
+  fs::path root_path = fs::path(o.src).lexically_normal();
+  if (root_path.filename().empty() && root_path.has_parent_path()) root_path = root_path.parent_path();  // "dir/"
+  const std::string root = root_path.string();
+  const std::string layout = o.layout == "auto" ? detect_image_folder_layout(root) : o.layout;
+  FolderIndex index = layout == "visda2017" ? index_visda2017(root) : index_class_folders(root, layout == "office31");
+  size_t excluded = 0;
+  if (!o.exclude.empty()) {
+    const std::set<std::string> skip = read_exclusions(o.exclude);
+    auto kept = std::remove_if(index.items.begin(), index.items.end(), [&](const FolderItem& it) {
+      return skip.count(fs::path(it.path).lexically_relative(root).string()) > 0;
+    });
+    excluded = static_cast<size_t>(index.items.end() - kept);
+    index.items.erase(kept, index.items.end());
+  }
+  auto items = std::make_shared<std::vector<FolderItem>>(std::move(index.items));
   auto size = resize_target(o.resize, std::nullopt);
-  size_t num_classes = classes.size();
-  std::string root = o.src;
+  size_t num_classes = index.classes.size();
   ConversionPlan plan;
   plan.task = Task::kClassification;
-  plan.class_names = classes;
-  plan.domain_names = domains;
+  plan.class_names = index.classes;
+  plan.domain_names = index.domains;
   plan.split = o.split.empty() ? "all" : o.split;
   plan.num_items = items->size();
   plan.produce = [items, size, num_classes, root](size_t i) {
-    const Item& it = (*items)[i];
+    const FolderItem& it = (*items)[i];
     ShardSample out;
     Image img = read_rgb_image(it.path);
     out.source_height = img.height;
     out.source_width = img.width;
     if (size) img = resize(img, size->first, size->second, Interp::kBilinear);
     out.sample.image = std::move(img);
-    out.sample.name = fs::relative(it.path, root).string();
+    out.sample.name = fs::path(it.path).lexically_relative(root).string();
     out.sample.domain = it.domain;
     out.sample.class_label = it.cls;
     out.class_pixels.assign(num_classes, 0);
     out.class_pixels[static_cast<size_t>(it.cls)] = 1;
     return out;
   };
-  plan.provenance = {{"converter", "imagefolder"},
-                     {"source", fs::absolute(o.src).string()},
-                     {"options", {{"resize", size ? std::to_string(size->first) + "x" + std::to_string(size->second) : "none"}}}};
+  nlohmann::json options{{"resize", size ? std::to_string(size->first) + "x" + std::to_string(size->second) : "none"},
+                         {"layout", layout}};
+  if (!o.exclude.empty()) {
+    options["exclude"] = fs::absolute(o.exclude).string();
+    options["excluded_images"] = excluded;
+  }
+  plan.provenance = {{"converter", "imagefolder"}, {"source", fs::absolute(o.src).string()}, {"options", options}};
   return plan;
 }
 

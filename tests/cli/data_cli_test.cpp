@@ -79,3 +79,24 @@ TEST(DataCli, CorruptShardIsReportedByStatsVerify) {
   expect_one_line_user_error(r);
   EXPECT_NE(r.err.find("shard-00000.h5"), std::string::npos) << r.err;
 }
+
+TEST(DataCli, DomainSuiteMistakesExitTwoWithOneLine) {
+  TempDir tmp;
+  namespace fs = std::filesystem;
+  // A class folder missing in one domain: the line names it and the fix.
+  for (const char* dir : {"pacs/art_painting/dog", "pacs/photo/dog", "pacs/photo/horse"}) fs::create_directories(tmp / dir);
+  auto r = run_uda({"convert", "--format", "imagefolder", "--src", tmp / "pacs", "--out", tmp / "o1", "--quiet"});
+  expect_one_line_user_error(r);
+  EXPECT_NE(r.err.find(tmp / "pacs/art_painting/horse"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("create it empty"), std::string::npos) << r.err;
+  // A VisDA-2017 image_list.txt line naming a missing image.
+  fs::create_directories(tmp / "visda/train/aeroplane");
+  uda::test::write_text(tmp / "visda/train/image_list.txt", "aeroplane/gone.png 0\n");
+  r = run_uda({"convert", "--format", "imagefolder", "--src", tmp / "visda", "--out", tmp / "o2", "--quiet"});
+  expect_one_line_user_error(r);
+  EXPECT_NE(r.err.find("image_list.txt:1"), std::string::npos) << r.err;
+  // An unknown --domains construction.
+  r = run_uda({"convert", "--format", "idx", "--src", tmp.path(), "--domains", "rotate", "--out", tmp / "o3", "--quiet"});
+  expect_one_line_user_error(r);
+  EXPECT_NE(r.err.find("--domains"), std::string::npos) << r.err;
+}

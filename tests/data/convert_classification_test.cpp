@@ -1,5 +1,9 @@
-// idx (MNIST family) and imagefolder converters.
+// The idx converter (MNIST family): plain splits, the DomainBed
+// environments on synthetic files, MNIST-M blending, bad input. Exactness
+// against DomainBed: domainbed_mnist_test.cpp.
 #include "core/error.h"
+#include "data/convert/domainbed_mnist.h"
+#include "data/convert/pil_rotate.h"
 #include "data/convert/registry.h"
 #include "data/dataset.h"
 #include "data/image_io.h"
@@ -17,25 +21,38 @@ using uda::test::TempDir;
 
 namespace {
 
-// Writes a raw (uncompressed) IDX pair with n images of 4x3 pixels; image i
-// has every pixel equal to 10 * i, label i % 10.
-void write_idx(const std::string& dir, int n) {
+// Writes a raw (uncompressed) IDX pair <split>-{images,labels} with n images
+// of 4x3 pixels; image i has every pixel equal to 10 * (first + i), label
+// (first + i) % 10.
+void write_idx(const std::string& dir, int n, const std::string& split = "train", int first = 0) {
   std::filesystem::create_directories(dir);
   auto be = [](std::ofstream& f, uint32_t v) {
     char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
     f.write(b, 4);
   };
-  std::ofstream im(dir + "/train-images-idx3-ubyte", std::ios::binary), lb(dir + "/train-labels-idx1-ubyte", std::ios::binary);
+  std::ofstream im(dir + "/" + split + "-images-idx3-ubyte", std::ios::binary),
+      lb(dir + "/" + split + "-labels-idx1-ubyte", std::ios::binary);
   be(im, 0x803);
   be(im, uint32_t(n));
   be(im, 3);
   be(im, 4);
   be(lb, 0x801);
   be(lb, uint32_t(n));
-  for (int i = 0; i < n; ++i) {
+  for (int i = first; i < first + n; ++i) {
     for (int p = 0; p < 12; ++p) im.put(char(10 * i));
     lb.put(char(i % 10));
   }
+}
+
+template <typename F>
+uda::UserError user_error(F f) {
+  try {
+    f();
+  } catch (const uda::UserError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no UserError";
+  return uda::UserError("", "", "");
 }
 
 ConvertOptions idx_options(const std::string& src, const std::string& out) {
@@ -72,35 +89,57 @@ TEST(ConvertIdx, RawFilesGiveClassificationSamples) {
   EXPECT_EQ(ds->class_stats().class_pixels()[3], 2);
 }
 
-TEST(ConvertIdx, RotatedDomainsAreInterleavedSlicesOfASeededShuffle) {
+TEST(ConvertIdx, RotatedMergesTrainAndT10kIntoSixInterleavedEnvironments) {
   TempDir tmp;
-  write_idx(tmp / "mnist", 24);
+  write_idx(tmp / "mnist", 18, "train");
+  write_idx(tmp / "mnist", 6, "t10k", 18);
   auto o = idx_options(tmp / "mnist", tmp / "rot");
   o.domains = "rotated";
   o.seed = 5;
   convert(o);
   auto ds = Dataset::open(tmp / "rot");
-  EXPECT_EQ(ds->domain_names(), (std::vector<std::string>{"rot0", "rot15", "rot30", "rot45", "rot60", "rot75"}));
+  EXPECT_EQ(ds->domain_names(), (std::vector<std::string>{"0", "15", "30", "45", "60", "75"}));
+  EXPECT_EQ(ds->manifest().channels, 1);
+  EXPECT_EQ(ds->manifest().split, "all");
+  std::vector<uint8_t> labels;
+  for (int i = 0; i < 24; ++i) labels.push_back(uint8_t(i % 10));
+  const auto envs = rotated_mnist(labels, 5, 24);
+  ASSERT_EQ(ds->size(), envs.samples.size());
   std::vector<int> per_domain(6, 0);
   std::set<std::string> seen;
   for (size_t i = 0; i < ds->size(); ++i) {
     auto s = ds->read(i);
     ++per_domain[size_t(s.domain)];
     seen.insert(s.name);
-    int src = std::stoi(s.name);
+    const int src = std::stoi(s.name);  // merged index: t10k images follow the train images
+    EXPECT_EQ(src, envs.samples[i].source);
+    EXPECT_EQ(s.domain, envs.samples[i].env);
     EXPECT_EQ(s.class_label, src % 10);
-    // A uniform image stays uniform at angle 0; rotated, its corners take
-    // the fill value 0 in part.
-    bool uniform = std::all_of(s.image.pixels.begin(), s.image.pixels.end(), [&](uint8_t v) { return v == 10 * src; });
-    if (s.domain == 0) {
-      EXPECT_TRUE(uniform) << "angle 0 keeps the digit";
-    } else if (src > 0) {
-      EXPECT_FALSE(uniform) << "domain " << s.domain << " not rotated";
-      EXPECT_LT(s.image.pixels[0], 10 * src);
-    }
+    EXPECT_EQ(s.image.channels, 1);
+    // Each environment's angle (pil_rotate itself is compared with PIL in
+    // pil_rotate_test.cpp).
+    const Image source{3, 4, 1, std::vector<uint8_t>(12, uint8_t(10 * src))};
+    EXPECT_EQ(s.image.pixels, pil_rotate(source, kRotatedMnistAngles[s.domain]).pixels) << "domain " << s.domain;
   }
   EXPECT_EQ(per_domain, std::vector<int>(6, 4));
-  EXPECT_EQ(seen.size(), 24u) << "every image exactly once";
+  EXPECT_EQ(seen.size(), 24u) << "every train and t10k image exactly once";
+
+  // --count 10 keeps the first 10 shuffled positions: environments of 2, 2,
+  // 2, 2, 1, 1 images, each the beginning of the full environment.
+  auto o10 = o;
+  o10.out = tmp / "rot10";
+  o10.count = 10;
+  convert(o10);
+  auto part = Dataset::open(tmp / "rot10");
+  ASSERT_EQ(part->size(), 10u);
+  std::vector<std::vector<std::string>> full_env(6), part_env(6);
+  for (size_t i = 0; i < ds->size(); ++i) full_env[size_t(ds->domain(i))].push_back(ds->name(i));
+  for (size_t i = 0; i < part->size(); ++i) part_env[size_t(part->domain(i))].push_back(part->name(i));
+  for (size_t e = 0; e < 6; ++e) {
+    ASSERT_EQ(part_env[e].size(), e < 4 ? 2u : 1u);
+    EXPECT_TRUE(std::equal(part_env[e].begin(), part_env[e].end(), full_env[e].begin())) << "environment " << e;
+  }
+
   auto o2 = o;
   o2.out = tmp / "rot2";
   o2.seed = 6;
@@ -109,6 +148,48 @@ TEST(ConvertIdx, RotatedDomainsAreInterleavedSlicesOfASeededShuffle) {
   bool differs = false;
   for (size_t i = 0; i < 24; ++i) differs = differs || other->read(i).name != ds->read(i).name;
   EXPECT_TRUE(differs) << "the seed drives the shuffle";
+}
+
+TEST(ConvertIdx, ColoredKeepsTheDigitInOneOfTwoChannels) {
+  TempDir tmp;
+  write_idx(tmp / "mnist", 25, "train");
+  write_idx(tmp / "mnist", 5, "t10k", 25);
+  auto o = idx_options(tmp / "mnist", tmp / "col");
+  o.domains = "colored";
+  convert(o);
+  auto ds = Dataset::open(tmp / "col");
+  EXPECT_EQ(ds->domain_names(), (std::vector<std::string>{"+90%", "+80%", "-90%"}));
+  EXPECT_EQ(ds->class_names(), (std::vector<std::string>{"class>=5", "class<5"}));
+  EXPECT_EQ(ds->manifest().channels, 2);
+  std::vector<uint8_t> labels;
+  for (int i = 0; i < 30; ++i) labels.push_back(uint8_t(i % 10));
+  const auto envs = colored_mnist(labels, 0, 30);
+  ASSERT_EQ(ds->size(), 30u);
+  for (size_t i = 0; i < ds->size(); ++i) {
+    auto s = ds->read(i);
+    const auto& e = envs.samples[i];
+    const int src = std::stoi(s.name);
+    ASSERT_EQ(s.image.channels, 2);
+    EXPECT_EQ(s.class_label, e.label);
+    for (size_t p = 0; p < 12; ++p) {
+      EXPECT_EQ(s.image.pixels[2 * p + size_t(e.color)], uint8_t(10 * src));
+      EXPECT_EQ(s.image.pixels[2 * p + 1 - size_t(e.color)], 0);
+    }
+  }
+}
+
+TEST(ConvertIdx, DomainBedConstructionsNeedBothSplitsAndNoSplitOption) {
+  TempDir tmp;
+  write_idx(tmp / "mnist", 12, "train");
+  auto o = idx_options(tmp / "mnist", tmp / "o");
+  o.domains = "rotated";
+  EXPECT_NE(user_error([&] { convert(o); }).what_part().find("t10k-images-idx3-ubyte"), std::string::npos);
+  write_idx(tmp / "mnist", 4, "t10k", 12);
+  o.split = "train";
+  EXPECT_EQ(user_error([&] { convert(o); }).where(), "--split train");
+  o.split.clear();
+  o.domains = "rotate";
+  EXPECT_EQ(user_error([&] { convert(o); }).where(), "--domains");
 }
 
 TEST(ConvertIdx, FashionMnistGzAndMnistmBlending) {
@@ -160,46 +241,23 @@ TEST(ConvertIdx, MissingOrCorruptFilesAreUserErrors) {
   EXPECT_THROW(convert(idx_options(tmp.path(), tmp / "o")), uda::UserError);
   write_idx(tmp / "m", 5);
   std::filesystem::resize_file(tmp / "m/train-images-idx3-ubyte", 30);
-  EXPECT_THROW(convert(idx_options(tmp / "m", tmp / "o2")), uda::UserError);
-}
-
-TEST(ConvertImageFolder, DomainsAndClassesFromTheTree) {
-  TempDir tmp;
-  std::string root = tmp / "pacs";
-  for (std::string d : {"art", "photo"})
-    for (std::string c : {"dog", "horse"}) std::filesystem::create_directories(root + "/" + d + "/" + c);
-  std::filesystem::create_directories(root + "/photo/zebra");
-  auto img = [](int v, int w) { return Image{6, w, 3, std::vector<uint8_t>(size_t(6 * w * 3), uint8_t(v))}; };
-  write_png(root + "/art/dog/a.png", img(1, 5));
-  write_png(root + "/art/horse/b.png", img(2, 7));
-  write_png(root + "/photo/dog/c.png", img(3, 5));
-  write_png(root + "/photo/zebra/d.png", img(4, 9));
-  uda::test::write_text(root + "/photo/zebra/notes.txt", "ignored");
-  ConvertOptions o;
-  o.format = "imagefolder";
-  o.src = root;
-  o.out = tmp / "out";
-  o.progress = false;
-  convert(o);
-  auto ds = Dataset::open(tmp / "out");
-  EXPECT_EQ(ds->class_names(), (std::vector<std::string>{"dog", "horse", "zebra"}));
-  EXPECT_EQ(ds->domain_names(), (std::vector<std::string>{"art", "photo"}));
-  ASSERT_EQ(ds->size(), 4u);
-  auto s = ds->read(3);
-  EXPECT_EQ(s.name, "photo/zebra/d.png");
-  EXPECT_EQ(s.domain, 1);
-  EXPECT_EQ(s.class_label, 2);
-  EXPECT_EQ(s.image.width, 9);
-  EXPECT_EQ(ds->read(1).image.pixels[0], 2);
-  auto dom = ds->class_stats().domain_class_pixels();
-  EXPECT_EQ(dom[1], (std::vector<int64_t>{1, 0, 1}));
-  // A broken JPEG is a UserError naming it.
-  uda::test::write_text(root + "/art/dog/broken.jpg", "not a jpeg");
-  o.out = tmp / "out2";
-  try {
-    convert(o);
-    FAIL();
-  } catch (const uda::UserError& e) {
-    EXPECT_NE(e.where().find("broken.jpg"), std::string::npos) << e.line();
+  EXPECT_NE(user_error([&] { convert(idx_options(tmp / "m", tmp / "o2")); }).what_part().find("truncated"),
+            std::string::npos);
+  write_idx(tmp / "magic", 5);
+  {
+    std::fstream f(tmp / "magic/train-labels-idx1-ubyte", std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(3);
+    f.put(char(0x03));  // 0x00000803: an image file's magic in the label file
   }
+  auto e = user_error([&] { convert(idx_options(tmp / "magic", tmp / "o3")); });
+  EXPECT_NE(e.what_part().find("magic"), std::string::npos);
+  EXPECT_EQ(e.where(), tmp / "magic/train-labels-idx1-ubyte");
+  write_idx(tmp / "label", 5);
+  {
+    std::fstream f(tmp / "label/train-labels-idx1-ubyte", std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(8 + 3);
+    f.put(char(12));
+  }
+  EXPECT_NE(user_error([&] { convert(idx_options(tmp / "label", tmp / "o4")); }).what_part().find("class id 12 of image 3"),
+            std::string::npos);
 }

@@ -243,3 +243,60 @@ TEST(Hdf5, LibraryThreadSafetyIsKnown) {
   RecordProperty("threadsafe", uda::data::h5::library_threadsafe() ? "yes" : "no");
   SUCCEED();
 }
+
+namespace {
+// test_plan's classification samples with `channels` channels per image.
+ConversionPlan channel_plan(int channels) {
+  ConversionPlan plan = test_plan(9, Task::kClassification);
+  plan.channels = channels;
+  auto base = plan.produce;
+  plan.produce = [base, channels](size_t i) {
+    ShardSample s = base(i);
+    Image& img = s.sample.image;
+    img.channels = channels;
+    img.pixels.resize(img.size());
+    return s;
+  };
+  return plan;
+}
+}  // namespace
+
+TEST(DatasetChannels, OneTwoAndThreeChannelsRoundTripInEveryEncoding) {
+  for (int channels : {1, 2, 3})
+    for (Encoding e : {Encoding::kRaw, Encoding::kDeflate, Encoding::kPng}) {
+      TempDir tmp;
+      ConversionPlan plan = channel_plan(channels);
+      run_conversion(plan, tmp / "ds", settings(e));
+      auto ds = Dataset::open(tmp / "ds");
+      EXPECT_EQ(ds->manifest().channels, channels);
+      EXPECT_TRUE(ds->manifest().channels_recorded);
+      for (size_t i = 0; i < ds->size(); ++i) {
+        Sample s = ds->read(i);
+        EXPECT_EQ(s.image.channels, channels);
+        EXPECT_EQ(s.image.pixels, plan.produce(i).sample.image.pixels) << channels << " channels, " << encoding_name(e);
+      }
+    }
+}
+
+TEST(DatasetChannels, OlderManifestsReadAsThreeAndMismatchesAreReported) {
+  TempDir tmp;
+  run_conversion(channel_plan(1), tmp / "ds", settings(Encoding::kRaw));
+  const std::string path = tmp / "ds/manifest.json";
+  auto j = nlohmann::json::parse(uda::test::read_text(path));
+  EXPECT_EQ(j["channels"], 1);
+  // A manifest written before the field existed: 3, images not checked
+  // (grey MNIST images were stored so, and the loader repeats them over RGB).
+  j.erase("channels");
+  uda::test::write_text(path, j.dump());
+  auto legacy = Dataset::open(tmp / "ds");
+  EXPECT_EQ(legacy->manifest().channels, 3);
+  EXPECT_FALSE(legacy->manifest().channels_recorded);
+  EXPECT_EQ(legacy->read(0).image.channels, 1);
+  // A recorded count the shards contradict.
+  j["channels"] = 2;
+  uda::test::write_text(path, j.dump());
+  EXPECT_THROW(Dataset::open(tmp / "ds")->read(0), uda::UserError);
+  j["channels"] = 4;
+  uda::test::write_text(path, j.dump());
+  EXPECT_THROW(Dataset::open(tmp / "ds"), uda::UserError);
+}
