@@ -15,6 +15,14 @@ const KeyRegistrar kCommonKeys({
     {"train.log_interval", T::Int, 50, "Write a metrics line every N iterations."},
     {"data.batch_per_rank", T::Int, 2, "Samples per domain per rank per iteration."},
     {"data.workers", T::Int, 4, "Loader threads per rank."},
+    // Domain generalization (docs/DG.md): read by the data pipeline and by
+    // `uda collect`, written per job by `uda sweep` (protocol domainbed).
+    {"data.test_domains", T::Array, nlohmann::json::array(),
+     "Domain generalization: indices of the held-out test domains of data.source (empty: not a DG run)."},
+    {"data.split_seed", T::Int, 0, "Domain generalization: seed of every domain's in/out split (DomainBed's trial_seed)."},
+    {"data.holdout_fraction", T::Number, 0.2, "Domain generalization: fraction of each domain held out as its out split."},
+    {"train.hparams_seed", T::Int, 0,
+     "Domain generalization: which DomainBed hyper-parameter draw the run uses (0 = defaults); informational."},
     {"runtime.device", T::String, "auto", "Device of each rank: auto|cpu|cuda.", false, {"auto", "cpu", "cuda"}},
     {"runtime.precision", T::String, "fp32", "Arithmetic precision: fp32|bf16|fp16 (autocast).", false, {"fp32", "bf16", "fp16"}},
     {"runtime.intra_op_threads", T::Int, 0, "Intra-op threads per rank on CPU (0 = cores / local ranks)."},

@@ -1,14 +1,18 @@
 // `uda sweep SWEEP.json`: expands a sweep into runs named by the hash of
-// their resolved configs, skips finished ones, and runs the rest K at a time
-// locally (each one an `uda train`) or as one SLURM job array.
+// their resolved configs, skips finished ones, estimates how long the rest
+// take, and runs them K at a time locally (each one an `uda train`) or as
+// one SLURM job array.
 // `uda sweep status DIR`: a table of the runs' states.
 #include "core/config.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "launcher/commands.h"
+#include "launcher/run_dir.h"
 #include "launcher/run_state.h"
 #include "launcher/slurm_executor.h"
 #include "launcher/subprocess.h"
+#include "launcher/sweep_calibration.h"
+#include "launcher/sweep_estimate.h"
 #include "launcher/sweep_spec.h"
 
 #include <CLI/CLI.hpp>
@@ -40,6 +44,7 @@ struct SweepArgs {
   std::vector<std::string> sets;
   bool dry_run = false;
   bool retry_failed = false;
+  bool no_calibration = false;
   SlurmOptions slurm;
 };
 
@@ -48,6 +53,7 @@ struct PlannedRun {
   std::string dir;
   std::string hash;
   RunState state;
+  JobShape shape;
   bool launch = false;
 };
 
@@ -57,9 +63,10 @@ std::vector<PlannedRun> plan(const SweepSpec& spec, const SweepArgs& a, const st
   for (auto& p : expand(spec)) {
     auto sets = p.set_args();
     sets.insert(sets.end(), a.sets.begin(), a.sets.end());
-    const auto cfg = config::load(spec.base, sets);
+    const auto cfg = config::load(p.base, sets);
     PlannedRun r;
     r.hash = cfg.hash();
+    r.shape = job_shape(cfg.json());
     r.dir = fs::absolute(fs::path(sweep_dir) / r.hash).lexically_normal().string();
     if (seen.count(r.hash)) continue;  // two points with the same resolved config: one run
     seen[r.hash] = out.size();
@@ -77,11 +84,9 @@ std::vector<PlannedRun> plan(const SweepSpec& spec, const SweepArgs& a, const st
       nlohmann::json o = nlohmann::json::object();
       for (const auto& [k, v] : p.overrides) o[k] = v;
       for (const auto& s2 : a.sets) o[s2.substr(0, s2.find('='))] = s2.substr(s2.find('=') + 1);
-      fs_util::write_file_atomic(r.dir + "/sweep_overrides.json",
-                                 nlohmann::json{{"base", spec.base}, {"overrides", o}, {"hparams", p.hparams},
-                                                {"seed", p.seed}}
-                                         .dump(2) +
-                                     "\n");
+      nlohmann::json record{{"base", p.base}, {"overrides", o}, {"hparams", p.hparams}, {"seed", p.seed}};
+      if (!p.domainbed.is_null()) record["domainbed"] = p.domainbed;
+      fs_util::write_file_atomic(r.dir + "/sweep_overrides.json", record.dump(2) + "\n");
     }
     r.point = std::move(p);
     out.push_back(std::move(r));
@@ -153,7 +158,7 @@ int run_local_slots(const SweepSpec& spec, const SweepArgs& a, const std::vector
     while (g_sweep_signal == 0 && next < todo.size() && static_cast<int>(running.size()) < slots) {
       PlannedRun* r = todo[next++];
       reset_outcome(r->dir);
-      std::vector<std::string> argv{self_exe(), "--log-level", global_options().log_level, "train", spec.base};
+      std::vector<std::string> argv{self_exe(), "--log-level", global_options().log_level, "train", r->point.base};
       for (const auto& s : r->point.set_args()) argv.insert(argv.end(), {"--set", s});
       for (const auto& s : a.sets) argv.insert(argv.end(), {"--set", s});
       argv.insert(argv.end(), {"--nproc", std::to_string(spec.nproc), "--executor", "local", "--work-dir", r->dir,
@@ -180,6 +185,62 @@ int run_local_slots(const SweepSpec& spec, const SweepArgs& a, const std::vector
     return kExitInternalError;
   }
   return kExitOk;
+}
+
+// One line per run: its directory name, whether it is launched, its state,
+// and what varies (the dataset of a DomainBed job, the hyper-parameters,
+// train.seed).
+void print_dry_run(const std::vector<PlannedRun>& runs) {
+  for (const auto& r : runs) {
+    std::cout << r.hash << "  " << (r.launch ? "launch " : "skip   ") << r.state.state;
+    if (!r.point.domainbed.is_null()) std::cout << "  dataset=" << r.point.domainbed["dataset"].get<std::string>();
+    for (const auto& [key, v] : r.point.hparams.items()) std::cout << "  " << key << "=" << v.dump();
+    if (!r.point.seed.is_null()) std::cout << "  train.seed=" << r.point.seed.dump();
+    std::cout << "\n";
+  }
+}
+
+// The timings the estimate uses: the sweep's finished runs, else its
+// calibration run, which a DomainBed sweep makes when it has neither (not on
+// --dry-run or --no-calibration). `source` says where they came from.
+std::vector<RunTiming> sweep_timings(const SweepSpec& spec, const SweepArgs& a, const std::vector<PlannedRun*>& todo,
+                                     const std::string& sweep_dir, const std::string& executor, std::string* source) {
+  auto timings = read_timings(sweep_dir);
+  *source = std::to_string(timings.size()) + " finished run(s) in " + sweep_dir;
+  if (!timings.empty()) return timings;
+  *source = "the calibration run " + calibration_dir(sweep_dir);
+  if (auto t = read_timing(calibration_dir(sweep_dir))) return {*t};
+  if (!spec.domainbed || a.dry_run || a.no_calibration || todo.empty()) return {};
+  const int code = run_calibration(todo.front()->point, a.sets, spec.nproc, executor, a.slurm, sweep_dir);
+  if (code != 0) {
+    const std::string report = failed_rank_report(calibration_dir(sweep_dir), 0);
+    std::cerr << "uda: error: the calibration run (the sweep's first job) failed"
+              << (report.empty() ? " (exit " + std::to_string(code) + ", " + calibration_dir(sweep_dir) + "/logs)"
+                                 : ": " + report)
+              << "\n";
+    throw CommandExit{code == kExitUserError ? kExitUserError : kExitInternalError};
+  }
+  if (auto t = read_timing(calibration_dir(sweep_dir))) return {*t};
+  return {};
+}
+
+void print_estimate(const SweepSpec& spec, const std::vector<PlannedRun*>& todo, const std::vector<RunTiming>& timings,
+                    const std::string& source, const std::string& sweep_dir, const std::string& executor, int k) {
+  if (todo.empty()) return;
+  if (timings.empty()) {
+    std::cerr << "uda: estimate: none yet (no finished run in " << sweep_dir
+              << (spec.domainbed ? "; started without --dry-run, the sweep first times its first job" : "") << ")\n";
+    return;
+  }
+  double total = 0;
+  for (const auto* r : todo) total += job_seconds(r->shape, timings).value_or(0.0);
+  const int slots = executor == "local" ? std::max(k, 1) : k;
+  std::cerr << "uda: estimate: about " << format_duration(total) << " of run time for " << todo.size() << " job(s)";
+  if (slots > 0)
+    std::cerr << " (about "
+              << format_duration(total / std::min<double>(slots, static_cast<double>(todo.size())))
+              << " with " << slots << " at a time)";
+  std::cerr << ", from the step and evaluation times of " << source << "\n";
 }
 
 void print_status(const std::string& dir, bool json) {
@@ -243,6 +304,8 @@ void add_sweep_command(CLI::App& app) {
   sub->add_option("--set", a.sets, "Override a key of every run: a.b.c=VALUE");
   sub->add_flag("--dry-run", a.dry_run, "List the runs and what would be launched; change nothing");
   sub->add_flag("--retry-failed", a.retry_failed, "Launch failed runs again (they resume from their checkpoints)");
+  sub->add_flag("--no-calibration", a.no_calibration,
+                "Do not time the first job of a DomainBed sweep that has no finished run (no estimate then)");
   add_slurm_options(*sub, a.slurm);
 
   static std::string status_dir;
@@ -269,15 +332,11 @@ void add_sweep_command(CLI::App& app) {
       if (r.launch) todo.push_back(&r);
     std::cerr << "uda: sweep " << spec.name << ": " << runs.size() << " run(s) in " << sweep_dir << ", "
               << todo.size() << " to launch (" << executor << ")\n";
-    if (a.dry_run) {
-      for (const auto& r : runs) {
-        std::cout << r.hash << "  " << (r.launch ? "launch " : "skip   ") << r.state.state;
-        for (const auto& [key, v] : r.point.overrides)
-          if (key.rfind("data.", 0) != 0) std::cout << "  " << key << "=" << v.dump();
-        std::cout << "\n";
-      }
-      throw CommandExit{0};
-    }
+    if (a.dry_run) print_dry_run(runs);
+    std::string source;
+    const auto timings = sweep_timings(spec, a, todo, sweep_dir, executor, &source);
+    print_estimate(spec, todo, timings, source, sweep_dir, executor, k);
+    if (a.dry_run) throw CommandExit{0};
     fs::create_directories(sweep_dir);
     fs::copy_file(a.file, fs::path(sweep_dir) / "sweep.json", fs::copy_options::overwrite_existing);
     if (todo.empty()) {

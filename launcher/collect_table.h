@@ -4,6 +4,8 @@
 // the best group mean, as DomainBed's collect_results does.
 #pragma once
 
+#include "launcher/run_record.h"
+
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -12,20 +14,6 @@
 #include <vector>
 
 namespace uda::cli {
-
-// What collect reads from one run directory.
-struct RunRecord {
-  std::string dir;
-  std::map<std::string, nlohmann::json> config;  // flattened config.json (dotted keys)
-  std::vector<nlohmann::json> evals;              // eval.jsonl, in order
-  nlohmann::json final_eval;                      // final_eval.json (null if absent)
-  bool done = false;                              // DONE present
-};
-
-RunRecord read_run(const std::string& dir);
-// Every run directory (holding config.json) directly under `dir`, or `dir`
-// itself when it is one; sorted by path.
-std::vector<RunRecord> read_runs(const std::string& dir);
 
 // The selection rules: last (the final evaluation), oracle (the best
 // evaluation of the test-domain metric over the run), train_val (the

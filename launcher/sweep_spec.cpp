@@ -3,6 +3,7 @@
 #include "core/config.h"
 #include "core/error.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -49,6 +50,61 @@ nlohmann::json draw(const std::string& key, const nlohmann::json& dist, std::mt1
 
 std::string set_arg(const std::string& key, const nlohmann::json& v) { return key + "=" + v.dump(); }
 
+const char* kFix = "see the sweep file format in docs/SLURM.md";
+
+void check_keys(const nlohmann::json& doc, const std::string& file, bool domainbed) {
+  const std::vector<std::string> known =
+      domainbed ? std::vector<std::string>{"name", "protocol", "set", "nproc", "executor", "max_parallel", "datasets",
+                                           "algorithms", "test_domains", "n_hparams", "n_trials"}
+                : std::vector<std::string>{"name", "protocol", "base", "set", "grid", "random", "seeds", "nproc",
+                                           "executor", "max_parallel"};
+  std::string list;
+  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  for (const auto& [k, v] : doc.items())
+    require(std::find(known.begin(), known.end(), k) != known.end(), "unknown key '" + k + "'",
+            file + (domainbed ? " (protocol domainbed)" : ""), "use " + list);
+}
+
+void parse_run_options(const nlohmann::json& doc, const std::string& file, SweepSpec& s) {
+  s.name = doc.value("name", std::string("sweep"));
+  if (doc.contains("set")) {
+    require(doc["set"].is_object(), "\"set\" must be an object of key: value", file + ": set", kFix);
+    s.set = doc["set"];
+  }
+  s.nproc = doc.value("nproc", 1);
+  require(s.nproc >= 1, "nproc must be >= 1", file + ": nproc", kFix);
+  s.executor = doc.value("executor", std::string("local"));
+  require(s.executor == "local" || s.executor == "slurm", "executor must be local or slurm", file + ": executor", kFix);
+  s.max_parallel = doc.value("max_parallel", 0);
+}
+
+void parse_grid_sweep(const nlohmann::json& doc, const std::string& file, SweepSpec& s) {
+  require(doc.contains("base") && doc["base"].is_string(), "missing \"base\" (the config to sweep over)", file, kFix);
+  s.base = resolve_sweep_path(doc["base"].get<std::string>(), file, file + ": base");
+  if (doc.contains("grid")) {
+    require(doc["grid"].is_object(), "\"grid\" must be an object of key: [values]", file + ": grid", kFix);
+    for (const auto& [k, v] : doc["grid"].items())
+      require(v.is_array() && !v.empty(), "grid values must be a non-empty list", file + ": grid." + k, kFix);
+    s.grid = doc["grid"];
+  }
+  if (doc.contains("random")) {
+    const auto& r = doc["random"];
+    require(r.is_object() && r.contains("n") && r["n"].is_number_integer() && r["n"].get<int>() >= 1 &&
+                r.contains("space") && r["space"].is_object(),
+            "\"random\" needs n (>= 1) and space", file + ": random", kFix);
+    s.random_n = r["n"].get<int>();
+    s.random_seed = r.value("seed", uint64_t{0});
+    s.random_space = r["space"];
+  }
+  if (doc.contains("seeds")) {
+    require(doc["seeds"].is_array(), "\"seeds\" must be a list of integers", file + ": seeds", kFix);
+    for (const auto& v : doc["seeds"]) {
+      require(v.is_number_integer(), "\"seeds\" must be a list of integers", file + ": seeds", kFix);
+      s.seeds.push_back(v);
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> SweepPoint::set_args() const {
@@ -57,61 +113,39 @@ std::vector<std::string> SweepPoint::set_args() const {
   return out;
 }
 
-SweepSpec parse_sweep(const nlohmann::json& doc, const std::string& file) {
-  const std::string fix = "see the sweep file format in docs/SLURM.md";
-  require(doc.is_object(), "a sweep file must be a JSON object", file, fix);
-  static const char* known[] = {"name", "base", "set", "grid", "random", "seeds", "nproc", "executor", "max_parallel"};
-  for (const auto& [k, v] : doc.items()) {
-    bool ok = false;
-    for (const char* n : known) ok = ok || k == n;
-    require(ok, "unknown key '" + k + "'", file, "use name, base, set, grid, random, seeds, nproc, executor, max_parallel");
-  }
-  SweepSpec s;
-  s.name = doc.value("name", std::string("sweep"));
-  require(doc.contains("base") && doc["base"].is_string(), "missing \"base\" (the config to sweep over)", file, fix);
-  fs::path base = doc["base"].get<std::string>();
-  if (base.is_relative() && !fs::exists(base) && fs::exists(fs::path(file).parent_path() / base))
-    base = fs::path(file).parent_path() / base;
-  require(fs::exists(base), "base config " + base.string() + " not found", file + ": base",
+std::string resolve_sweep_path(const std::string& path, const std::string& file, const std::string& where) {
+  fs::path p = path;
+  if (p.is_relative() && !fs::exists(p) && fs::exists(fs::path(file).parent_path() / p))
+    p = fs::path(file).parent_path() / p;
+  require(fs::exists(p), "config " + p.string() + " not found", where,
           "give a path relative to the working directory or to the sweep file");
-  s.base = base.string();
-  if (doc.contains("set")) {
-    require(doc["set"].is_object(), "\"set\" must be an object of key: value", file + ": set", fix);
-    s.set = doc["set"];
-  }
-  if (doc.contains("grid")) {
-    require(doc["grid"].is_object(), "\"grid\" must be an object of key: [values]", file + ": grid", fix);
-    for (const auto& [k, v] : doc["grid"].items())
-      require(v.is_array() && !v.empty(), "grid values must be a non-empty list", file + ": grid." + k, fix);
-    s.grid = doc["grid"];
-  }
-  if (doc.contains("random")) {
-    const auto& r = doc["random"];
-    require(r.is_object() && r.contains("n") && r["n"].is_number_integer() && r["n"].get<int>() >= 1 &&
-                r.contains("space") && r["space"].is_object(),
-            "\"random\" needs n (>= 1) and space", file + ": random", fix);
-    s.random_n = r["n"].get<int>();
-    s.random_seed = r.value("seed", uint64_t{0});
-    s.random_space = r["space"];
-  }
-  if (doc.contains("seeds")) {
-    require(doc["seeds"].is_array(), "\"seeds\" must be a list of integers", file + ": seeds", fix);
-    for (const auto& v : doc["seeds"]) {
-      require(v.is_number_integer(), "\"seeds\" must be a list of integers", file + ": seeds", fix);
-      s.seeds.push_back(v);
-    }
-  }
-  s.nproc = doc.value("nproc", 1);
-  require(s.nproc >= 1, "nproc must be >= 1", file + ": nproc", fix);
-  s.executor = doc.value("executor", std::string("local"));
-  require(s.executor == "local" || s.executor == "slurm", "executor must be local or slurm", file + ": executor", fix);
-  s.max_parallel = doc.value("max_parallel", 0);
+  return p.string();
+}
+
+SweepSpec parse_sweep(const nlohmann::json& doc, const std::string& file) {
+  require(doc.is_object(), "a sweep file must be a JSON object", file, kFix);
+  const nlohmann::json protocol = doc.value("protocol", nlohmann::json());
+  require(protocol.is_null() || protocol == "domainbed", "unknown protocol " + protocol.dump(), file + ": protocol",
+          "use \"domainbed\", or leave it out for a grid/random sweep");
+  const bool domainbed = !protocol.is_null();
+  check_keys(doc, file, domainbed);
+  SweepSpec s;
+  parse_run_options(doc, file, s);
+  if (domainbed)
+    s.domainbed = parse_dg_sweep(doc, file);
+  else
+    parse_grid_sweep(doc, file, s);
   return s;
 }
 
 SweepSpec load_sweep(const std::string& file) { return parse_sweep(config::read_json_file(file), file); }
 
 std::vector<SweepPoint> expand(const SweepSpec& spec) {
+  if (spec.domainbed) {
+    std::vector<SweepPoint> out;
+    for (const auto& job : dg_jobs(*spec.domainbed)) out.push_back(dg_point(job, spec.set, spec.nproc));
+    return out;
+  }
   // Grid points: nlohmann's objects iterate in sorted key order.
   std::vector<std::vector<std::pair<std::string, nlohmann::json>>> grid{{}};
   for (const auto& [key, values] : spec.grid.items()) {
@@ -142,6 +176,7 @@ std::vector<SweepPoint> expand(const SweepSpec& spec) {
     for (const auto& dp : draws)
       for (const auto& seed : seeds) {
         SweepPoint p;
+        p.base = spec.base;
         for (const auto& [k, v] : spec.set.items()) p.overrides.emplace_back(k, v);
         for (const auto* part : {&gp, &dp})
           for (const auto& [k, v] : *part) {

@@ -1,13 +1,17 @@
 // Sweep files (DESIGN.md "Sweep files"): a base config, a grid over dotted
-// keys, seeded random draws, seeds, and how to run them. Expanding a sweep
+// keys, seeded random draws, seeds, and how to run them; or, with
+// "protocol": "domainbed", DomainBed's sweep (dg_sweep.h). Expanding a sweep
 // gives the override lists of its runs, in a fixed order.
 #pragma once
+
+#include "launcher/dg_sweep.h"
+#include "launcher/sweep_point.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace uda::cli {
@@ -24,16 +28,7 @@ struct SweepSpec {
   int nproc = 1;
   std::string executor = "local";
   int max_parallel = 0;  // 0: 1 locally, unthrottled on SLURM
-};
-
-// One run of a sweep: its overrides, in order (fixed, grid, random, seed).
-struct SweepPoint {
-  std::vector<std::pair<std::string, nlohmann::json>> overrides;
-  // The same without the fixed ones and train.seed: what varies by design.
-  nlohmann::json hparams = nlohmann::json::object();
-  nlohmann::json seed;  // null when the sweep has no seeds
-  // `--set` arguments (key=JSON value) that config::load understands.
-  std::vector<std::string> set_args() const;
+  std::optional<DgSweep> domainbed;  // "protocol": "domainbed" (then no base, grid, random, seeds)
 };
 
 // Parses a sweep document; `file` names it in errors and anchors a relative
@@ -41,8 +36,14 @@ struct SweepPoint {
 SweepSpec parse_sweep(const nlohmann::json& doc, const std::string& file);
 SweepSpec load_sweep(const std::string& file);
 
+// A config path of a sweep file: as given when it exists relative to the
+// working directory, else relative to the sweep file; UserError at `where`
+// when neither exists.
+std::string resolve_sweep_path(const std::string& path, const std::string& file, const std::string& where);
+
 // Grid (keys sorted, last key fastest) x random draws (the same n draws,
-// from random_seed, for every grid point) x seeds. Deterministic.
+// from random_seed, for every grid point) x seeds; or the DomainBed jobs
+// (dg_jobs). Deterministic.
 std::vector<SweepPoint> expand(const SweepSpec& spec);
 
 }  // namespace uda::cli

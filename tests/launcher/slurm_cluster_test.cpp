@@ -288,6 +288,37 @@ TEST_F(SlurmCluster, FailingRunReportedWithItsReason) {
   EXPECT_NE(retry.out.find("launch failed"), std::string::npos) << retry.out;
 }
 
+// A DomainBed-protocol sweep with nothing finished times its first job as
+// one SLURM job before submitting the array; here that job fails (no
+// multi-domain dataset at its path), which stops the sweep with the rank's
+// reason and submits nothing else.
+TEST_F(SlurmCluster, DomainBedSweepCalibratesAsOneJobFirst) {
+  const std::string sweep = path("dg.json"), dir = path("dg");
+  json set = json::object();
+  for (const auto& s : sets(4)) {
+    const auto eq = s.find('=');
+    const auto v = json::parse(s.substr(eq + 1), nullptr, false);
+    set[s.substr(0, eq)] = v.is_discarded() ? json(s.substr(eq + 1)) : v;
+  }
+  set["data.source.path"] = path("no-dg-dataset");
+  uda::test::write_text(sweep, json{{"name", "dg"},
+                                    {"protocol", "domainbed"},
+                                    {"datasets", {{"Toy", {{"config", kConfig}, {"small_images", true}, {"num_domains", 3}}}}},
+                                    {"algorithms", {"erm"}},
+                                    {"n_hparams", 1},
+                                    {"n_trials", 1},
+                                    {"set", set}}
+                                   .dump());
+  auto r = run_uda({"sweep", sweep, "--work-dir", dir, "--executor", "slurm"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("calibrating the estimate"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("submitted SLURM job"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the calibration run (the sweep's first job) failed: rank 0 failed"), std::string::npos)
+      << r.err;
+  EXPECT_TRUE(fs::exists(dir + "/calibration/run/slurm_job_id"));
+  EXPECT_FALSE(fs::exists(dir + "/slurm"));  // no array
+}
+
 TEST_F(SlurmCluster, InjectionInAConfigValueStaysData) {
   // A run directory and a config value full of shell syntax: the job runs
   // (and fails on the bogus dataset path) without executing anything.
