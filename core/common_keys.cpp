@@ -18,7 +18,7 @@ const KeyRegistrar kCommonKeys({
     // Domain generalization (docs/DG.md): read by the data pipeline and by
     // `uda collect`, written per job by `uda sweep` (protocol domainbed).
     {"data.test_domains", T::Array, nlohmann::json::array(),
-     "Domain generalization: indices of the held-out test domains of data.source (empty: not a DG run)."},
+     "Domain generalization: the held-out test domains of data.source, as indices (or names), e.g. [0]."},
     {"data.split_seed", T::Int, 0, "Domain generalization: seed of every domain's in/out split (DomainBed's trial_seed)."},
     {"data.holdout_fraction", T::Number, 0.2, "Domain generalization: fraction of each domain held out as its out split."},
     {"train.hparams_seed", T::Int, 0,

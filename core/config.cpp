@@ -232,6 +232,9 @@ void validate(json& cfg, const Origins& origins) {
     if (spec.required)
       throw UserError("missing required config key", path,
                       "add it to the config or pass --set " + path + "=VALUE (" + spec.doc + ")");
+    // An explicit null is a value ("no crop", "all classes"): it is kept, not
+    // replaced by the default.
+    if (cfg.contains(ptr)) continue;
     if (!spec.default_value.is_null()) cfg[ptr] = spec.default_value;
   }
 }

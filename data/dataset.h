@@ -34,6 +34,7 @@ class Dataset : public SampleSource {
   ~Dataset() override;
 
   size_t size() const override { return static_cast<size_t>(manifest_.num_samples); }
+  int channels() const override { return manifest_.channels; }
   // Thread-safe. UserError naming the shard when it is corrupt.
   Sample read(size_t index) const override;
 

@@ -36,6 +36,9 @@ class SampleSource {
   virtual ~SampleSource() = default;
   virtual size_t size() const = 0;
   virtual Sample read(size_t index) const = 0;
+  // Image planes of the set (1 grey, 2 as ColoredMNIST, 3 RGB): the planes
+  // of the loader's batches. Grey images of a 3-plane set are repeated.
+  virtual int channels() const { return 3; }
 };
 
 }  // namespace uda::data

@@ -1,7 +1,6 @@
 #include "launcher/dg_hparams.h"
 
-#include "launcher/numpy_random.h"
-#include "launcher/seed_hash.h"
+#include "core/numpy_random.h"
 
 #include <cmath>
 
@@ -75,15 +74,15 @@ void dataset_defs(const std::string& a, const std::string& dataset, bool small, 
   d.push_back(small ? fixed("weight_decay_g", 0.) : pow10("weight_decay_g", 0., -6, -2));  // :246, :248
 }
 
-// random_val_fn(np.random.RandomState(seed_hash(random_seed, name))), :23-26.
+// random_val_fn(np.random.RandomState(numpy_random::seed_hash(random_seed, name))), :23-26.
 nlohmann::json draw(const Def& d, int64_t random_seed) {
-  NumpyRandomState r(seed_hash({random_seed, d.name}));
+  numpy_random::RandomState r(numpy_random::seed_hash({random_seed, d.name}));
   switch (d.draw) {
     case Draw::kFixed: return d.default_value;
     case Draw::kPow10: return std::pow(10.0, r.uniform(d.lo, d.hi));
     case Draw::kPow2Int: return static_cast<int64_t>(std::pow(2.0, r.uniform(d.lo, d.hi)));
-    case Draw::kChoice: return d.choices[r.choice_index(d.choices.size())];
-    case Draw::kChoiceInt: return static_cast<int64_t>(d.choices[r.choice_index(d.choices.size())]);
+    case Draw::kChoice: return d.choices[r.choice(d.choices.size())];
+    case Draw::kChoiceInt: return static_cast<int64_t>(d.choices[r.choice(d.choices.size())]);
   }
   return nullptr;
 }
@@ -117,7 +116,7 @@ std::vector<DgHparam> dg_hparams(const DgAlgorithm& algorithm, const std::string
   std::vector<Def> defs;
   algorithm_defs(algorithm.domainbed_name, defs);
   dataset_defs(algorithm.domainbed_name, dataset, small_images, defs);
-  const int64_t random_seed = seed_hash({hparams_seed, trial_seed});
+  const int64_t random_seed = numpy_random::seed_hash({hparams_seed, trial_seed});
   std::vector<DgHparam> out;
   for (const auto& d : defs) out.push_back({d.name, hparams_seed == 0 ? d.default_value : draw(d, random_seed)});
   return out;

@@ -1,9 +1,9 @@
+#include "core/numpy_random.h"
 #include "launcher/dg_sweep.h"
 
 #include "core/config.h"
 #include "core/error.h"
 #include "data/manifest.h"
-#include "launcher/seed_hash.h"
 #include "launcher/sweep_spec.h"
 
 #include <algorithm>
@@ -48,7 +48,7 @@ int domain_count(const json& entry, const std::string& config, const json& set, 
 
 DgDataset parse_dataset(const std::string& name, const json& entry, const json& set, const std::string& file) {
   const std::string where = file + ": datasets." + name;
-  require(is_identifier(name),
+  require(numpy_random::is_identifier(name),
           "a dataset name must be an identifier (letters, digits, _): DomainBed seeds jobs with it", where);
   require(entry.is_object(), "a dataset entry must be an object", where,
           R"(use {"config": "configs/dg/x.json", "small_images": true, "num_domains": 6})");
@@ -179,7 +179,7 @@ std::vector<DgJob> dg_jobs(const DgSweep& sweep) {
         for (const auto& envs : dg_test_env_sets(sweep, d))
           for (int64_t h = 0; h < sweep.n_hparams; ++h) {
             DgJob j{&d, find_dg_algorithm(name), envs, h, trial, 0};
-            j.seed = seed_hash({d.name, j.algorithm->domainbed_name, envs, h, trial});  // sweep.py:121-122
+            j.seed = numpy_random::seed_hash({d.name, j.algorithm->domainbed_name, envs, h, trial});  // sweep.py:121-122
             out.push_back(std::move(j));
           }
   return out;

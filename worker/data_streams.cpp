@@ -38,14 +38,15 @@ algos::DomainBatch to_device(const HostBatch& b, int rank, int world, c10::Devic
   algos::DomainBatch out;
   auto keep_images = b.images;
   out.images = torch::from_blob(
-      b.images.get(), {b.size, 3, b.height, b.width}, [keep_images](void*) {}, torch::kFloat);
-  if (labelled && b.label_height > 0) {
+      b.images.get(), {b.size, b.channels, b.height, b.width}, [keep_images](void*) {}, torch::kFloat);
+  // Class ids when the set has them (classification), else the label maps.
+  if (labelled && !b.class_labels.empty() && b.class_labels[0] >= 0) {
+    out.labels = torch::tensor(b.class_labels, torch::kLong);
+  } else if (labelled && b.label_height > 0) {
     auto keep_labels = b.labels;
     out.labels = torch::from_blob(
                      b.labels.get(), {b.size, b.label_height, b.label_width}, [keep_labels](void*) {}, torch::kUInt8);
     if (device == torch::kCPU) out.labels = out.labels.to(torch::kLong);
-  } else if (labelled && !b.class_labels.empty() && b.class_labels[0] >= 0) {
-    out.labels = torch::tensor(b.class_labels, torch::kLong);
   }
   // Global slot of each sample (rank r's j-th sample is slot j*W + r).
   std::vector<int64_t> slots(b.size);
@@ -172,21 +173,21 @@ class ValStream : public EvalSource {
 
  private:
   static bool dense_classification(const HostBatch& b) {
-    if (b.label_height > 0 || b.class_labels.empty()) return false;
+    if (b.class_labels.empty() || b.class_labels[0] < 0) return false;
     for (int j = 0; j < b.size; ++j)
       if (b.image_sizes[j][0] != b.height || b.image_sizes[j][1] != b.width) return false;
     return true;
   }
   static at::Tensor hb_images(const HostBatch& b) {
-    return torch::from_blob(const_cast<float*>(b.image(0)), {b.size, 3, b.height, b.width}, torch::kFloat);
+    return torch::from_blob(const_cast<float*>(b.image(0)), {b.size, b.channels, b.height, b.width}, torch::kFloat);
   }
   std::pair<at::Tensor, at::Tensor> split(const HostBatch& b, int j) {
-    auto img = torch::from_blob(const_cast<float*>(b.image(j)), {1, 3, b.height, b.width}, torch::kFloat)
+    auto img = torch::from_blob(const_cast<float*>(b.image(j)), {1, b.channels, b.height, b.width}, torch::kFloat)
                    .narrow(2, 0, b.image_sizes[j][0])
                    .narrow(3, 0, b.image_sizes[j][1])
                    .clone();
     at::Tensor lab;
-    if (b.label_height > 0)
+    if (b.label_height > 0 && (b.class_labels.empty() || b.class_labels[j] < 0))
       lab = torch::from_blob(const_cast<uint8_t*>(b.label(j)), {1, b.label_height, b.label_width}, torch::kUInt8)
                 .narrow(1, 0, b.label_sizes[j][0])
                 .narrow(2, 0, b.label_sizes[j][1])

@@ -2,7 +2,6 @@
 
 #include "core/error.h"
 #include "core/numpy_random.h"
-#include "core/schema.h"
 #include "data/pipeline/sampler.h"
 
 #include <algorithm>
@@ -10,16 +9,6 @@
 namespace uda::data::pipeline {
 
 namespace {
-using config::Type;
-const config::KeyRegistrar kKeys({
-    {"data.test_domains", Type::Array, nlohmann::json::array(),
-     "Domain generalization: domains of data.source held out from training (indices or names, e.g. [0] or "
-     "[\"sketch\"]); they are evaluated on both splits."},
-    {"data.holdout_fraction", Type::Number, 0.2,
-     "Share of every domain in its 'out' split (DomainBed holdout_fraction); training draws from the 'in' split."},
-    {"data.split_seed", Type::Int, 0,
-     "Seed of the in/out split of every domain (DomainBed's trial seed: seed_hash(split_seed, domain index))."},
-});
 
 int domain_index(const nlohmann::json& v, const std::vector<std::string>& names, const std::string& where) {
   std::string listed;
@@ -78,7 +67,7 @@ DomainSplit split_domains(const config::Config& cfg, const ClassStats& stats, co
     // [misc.split_dataset] keys shuffled by RandomState(seed_hash(trial_seed, i)).
     auto [out_keys, in_keys] = nr::split_keys(
         n, static_cast<int64_t>(static_cast<double>(n) * fraction),
-        nr::seed_hash(nr::py_tuple({nr::py_int(seed), nr::py_int(static_cast<int64_t>(d))})));
+        nr::seed_hash({seed, static_cast<int64_t>(d)}));
     std::vector<int64_t> in, out;
     for (auto k : in_keys) in.push_back(members[static_cast<size_t>(k)]);
     for (auto k : out_keys) out.push_back(members[static_cast<size_t>(k)]);

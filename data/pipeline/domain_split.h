@@ -7,7 +7,7 @@
 // rest. The same numbers as DomainBed for the same environments and trial
 // seed. A view over the stored dataset; nothing is rewritten.
 //
-// Config keys (declared in domain_split.cpp):
+// Config keys (declared in core/common_keys.cpp: collect reads them too):
 //   data.test_domains      domains held out (indices or names); [] = none
 //   data.holdout_fraction  share of every domain in its out split (0.2)
 //   data.split_seed        DomainBed's trial seed

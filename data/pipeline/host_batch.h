@@ -1,6 +1,6 @@
 // One rank's batch of one domain for one step, in host memory, laid out so
 // that the worker wraps it with torch::from_blob without copying:
-//   images  float32 [size][3][height][width], normalised, padded with 0
+//   images  float32 [size][channels][height][width], normalised, padded with 0
 //   labels  uint8   [size][label_height][label_width], 255 = ignore / padding
 // The buffers come from LoaderOptions::allocator (e.g. pinned memory on
 // CUDA ranks) and live as long as any shared_ptr to them.
@@ -24,7 +24,8 @@ std::shared_ptr<void> default_allocate(size_t bytes);
 struct HostBatch {
   int64_t step = -1;   // global step this batch belongs to
   int size = 0;        // samples; fewer than the batch size only at the end of a finite pass
-  int height = 0, width = 0;              // image planes
+  int channels = 3;                       // image planes per sample (the set's, SampleSource::channels)
+  int height = 0, width = 0;              // size of every image plane
   int label_height = 0, label_width = 0;  // 0 when the set has no label maps
   std::shared_ptr<float> images;
   std::shared_ptr<uint8_t> labels;
@@ -37,9 +38,9 @@ struct HostBatch {
   std::vector<std::array<int, 2>> image_sizes;  // {h, w} before padding
   std::vector<std::array<int, 2>> label_sizes;  // {h, w} before padding
 
-  size_t image_elements() const { return static_cast<size_t>(size) * 3 * height * width; }
+  size_t image_elements() const { return static_cast<size_t>(size) * channels * height * width; }
   size_t label_elements() const { return static_cast<size_t>(size) * label_height * label_width; }
-  const float* image(int i) const { return images.get() + static_cast<size_t>(i) * 3 * height * width; }
+  const float* image(int i) const { return images.get() + static_cast<size_t>(i) * channels * height * width; }
   const uint8_t* label(int i) const { return labels.get() + static_cast<size_t>(i) * label_height * label_width; }
 };
 

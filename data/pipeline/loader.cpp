@@ -115,6 +115,7 @@ std::unique_ptr<Loader::StepWork> Loader::open_step(int64_t step) {
   HostBatch& b = w->batch;
   b.step = step;
   b.size = w->n;
+  b.channels = source_->channels();
   b.indices.resize(w->n);
   b.domains.assign(w->n, 0);
   b.names.resize(w->n);
@@ -220,8 +221,7 @@ void Loader::process(StepWork& w, int j) {
   b.image_sizes[j] = {t.image.height, t.image.width};
   b.label_sizes[j] = {t.label.height, t.label.width};
   if (cfg_.fixed_output_size()) {
-    normalizer_.write_chw(t.image, b.images.get() + static_cast<size_t>(j) * 3 * b.height * b.width, b.height,
-                          b.width);
+    normalizer_.write_chw(t.image, const_cast<float*>(b.image(j)), b.channels, b.height, b.width);
     uint8_t* lab = b.labels.get() + static_cast<size_t>(j) * b.label_height * b.label_width;
     if (t.label.pixels.empty())
       std::fill(lab, lab + static_cast<size_t>(b.label_height) * b.label_width, kIgnoreLabel);
@@ -246,8 +246,7 @@ void Loader::assemble(StepWork& w) {
   b.images = std::static_pointer_cast<float>(opt_.allocator(std::max<size_t>(b.image_elements(), 1) * sizeof(float)));
   b.labels = std::static_pointer_cast<uint8_t>(opt_.allocator(std::max<size_t>(b.label_elements(), 1)));
   for (int j = 0; j < w.n; ++j) {
-    normalizer_.write_chw(w.pending[j].image, b.images.get() + static_cast<size_t>(j) * 3 * b.height * b.width,
-                          b.height, b.width);
+    normalizer_.write_chw(w.pending[j].image, const_cast<float*>(b.image(j)), b.channels, b.height, b.width);
     if (b.label_elements())
       write_label(w.pending[j].label, b.labels.get() + static_cast<size_t>(j) * b.label_height * b.label_width,
                   b.label_height, b.label_width);

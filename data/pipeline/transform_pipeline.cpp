@@ -88,12 +88,15 @@ Normalizer::Normalizer(const TransformConfig& cfg) {
   }
 }
 
-void Normalizer::write_chw(const Image& img, float* dst, int height, int width) const {
-  if (img.channels != 3 && img.channels != 1) throw std::invalid_argument("normalize: 1 or 3 channels expected");
+void Normalizer::write_chw(const Image& img, float* dst, int channels, int height, int width) const {
+  if (channels < 1 || channels > 3) throw std::invalid_argument("normalize: 1 to 3 planes expected");
+  if (img.channels != channels && img.channels != 1)
+    throw std::invalid_argument("normalize: an image of " + std::to_string(img.channels) + " channels in a set of " +
+                                std::to_string(channels));
   if (img.height > height || img.width > width) throw std::invalid_argument("normalize: image larger than its slot");
   const size_t plane = static_cast<size_t>(height) * width;
-  for (int c = 0; c < 3; ++c) {
-    const int src_c = img.channels == 3 ? c : 0;  // grey images are repeated over RGB
+  for (int c = 0; c < channels; ++c) {
+    const int src_c = img.channels == 1 ? 0 : c;  // grey images are repeated over the planes
     const float* lut = lut_[c];
     float* out = dst + c * plane;
     for (int y = 0; y < img.height; ++y) {

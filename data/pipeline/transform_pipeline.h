@@ -57,10 +57,11 @@ Transformed apply_transforms(const Image& image, const Image& label, const Trans
 class Normalizer {
  public:
   explicit Normalizer(const TransformConfig& cfg);
-  // Writes img as float CHW into dst of {height, width} (>= the image), with
-  // 0 in the padded bottom/right region: DAFormer pads after Normalize with
-  // pad_val 0, so padding is 0 in normalised units.
-  void write_chw(const Image& img, float* dst, int height, int width) const;
+  // Writes img as float CHW with `channels` planes into dst of {height,
+  // width} (>= the image), with 0 in the padded bottom/right region: DAFormer
+  // pads after Normalize with pad_val 0, so padding is 0 in normalised units.
+  // Plane c uses mean[c] and std[c]; a grey image fills every plane.
+  void write_chw(const Image& img, float* dst, int channels, int height, int width) const;
 
  private:
   float lut_[3][256];

@@ -35,6 +35,9 @@ namespace {
 // registered algorithm keeps it.
 const std::map<std::string, std::string> kExceptions = {};
 
+// Debian's dataset-fashion-mnist (scripts/install-deps.sh).
+const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
+
 std::vector<std::string> registered_algorithms() {
   auto r = run_uda({"config", "algorithms"});
   std::vector<std::string> names;
@@ -54,6 +57,13 @@ class Registry : public ::testing::TestWithParam<std::string> {
     auto r = run_uda({"convert", "--format", "toyscenes", "--out", *dir_ / "data/toyscenes", "--count", "48", "--size",
                       "64x48", "--quiet"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    // The DG track's domains (configs/dg/): the first 600 shuffled positions
+    // of DomainBed's RotatedMNIST / ColoredMNIST constructions on Fashion-MNIST.
+    for (const char* domains : {"rotated", "colored"}) {
+      auto c = run_uda({"convert", "--format", "idx", "--domains", domains, "--src", kFashionMnist, "--out",
+                        *dir_ / (std::string("data/") + domains + "_fmnist"), "--count", "600", "--quiet"});
+      ASSERT_EQ(c.exit_code, 0) << c.err;
+    }
   }
   static void TearDownTestSuite() { delete dir_; }
 

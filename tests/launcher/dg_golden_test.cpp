@@ -2,11 +2,11 @@
 // tests/fixtures/domainbed/golden.json, which scripts/make_domainbed_golden.py
 // computes by running DomainBed's seed_hash, hyper-parameter registry,
 // make_args_list, model selection and collect_results.
+#include "core/numpy_random.h"
 #include "launcher/dg_hparams.h"
 #include "launcher/dg_runs.h"
 #include "launcher/dg_sweep.h"
 #include "launcher/dg_table.h"
-#include "launcher/seed_hash.h"
 #include "tests/launcher/dg_fixture.h"
 #include "tests/support/test_support.h"
 
@@ -18,6 +18,7 @@
 
 using nlohmann::json;
 using namespace uda::cli;
+using uda::numpy_random::PyArg;
 
 namespace {
 
@@ -46,7 +47,7 @@ TEST(DomainBedGolden, SeedHash) {
   for (const auto& c : golden()["seed_hash"]) {
     std::vector<PyArg> args;
     for (const auto& a : c["args"]) args.push_back(to_arg(a));
-    EXPECT_EQ(seed_hash(args), c["value"].get<uint32_t>()) << py_tuple_repr(args);
+    EXPECT_EQ(uda::numpy_random::seed_hash(args), c["value"].get<uint32_t>()) << uda::numpy_random::py_tuple_repr(args);
   }
 }
 

@@ -1,10 +1,10 @@
 // The DomainBed protocol of sweep files: the hyper-parameter registry
 // against the fact sheet's verified draws, the job list (order, count,
 // seeds), each job's overrides on uda keys, and the errors.
+#include "core/numpy_random.h"
 #include "core/error.h"
 #include "data/manifest.h"
 #include "launcher/dg_hparams.h"
-#include "launcher/seed_hash.h"
 #include "launcher/sweep_spec.h"
 #include "tests/support/test_support.h"
 
@@ -151,7 +151,7 @@ TEST(DgSweep, JobsInDomainBedOrder) {
   EXPECT_EQ(jobs[12].algorithm->uda_name, "dann");
   EXPECT_EQ(jobs[24].dataset->name, "RotatedFMNIST");
   EXPECT_EQ(jobs[60].trial_seed, 1);
-  EXPECT_EQ(jobs[0].seed, seed_hash({std::string("PACSlike"), std::string("ERM"), std::vector<int64_t>{0}, int64_t{0},
+  EXPECT_EQ(jobs[0].seed, uda::numpy_random::seed_hash({std::string("PACSlike"), std::string("ERM"), std::vector<int64_t>{0}, int64_t{0},
                                      int64_t{0}}));
   auto pairs = doc();
   pairs["test_domains"] = "single_and_pairs";

@@ -2,9 +2,8 @@
 // against the fact sheet's verified values and against Debian's python3
 // with numpy computing the same thing (the test fails when that python is
 // missing: the comparison is the point).
-#include "launcher/numpy_random.h"
+#include "core/numpy_random.h"
 #include "launcher/numpy_reduce.h"
-#include "launcher/seed_hash.h"
 #include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
@@ -15,6 +14,7 @@
 
 using nlohmann::json;
 using namespace uda::cli;
+using uda::numpy_random::PyArg;
 
 namespace {
 
@@ -36,22 +36,22 @@ json python(const std::string& program, const json& input) {
 
 // The values the fact sheet verified with DomainBed (lib/misc.py:132-137).
 TEST(SeedHash, FactSheetValues) {
-  EXPECT_EQ(py_tuple_repr({int64_t{1}, int64_t{0}}), "(1, 0)");
-  EXPECT_EQ(py_tuple_repr({std::string("RotatedMNIST"), std::string("ERM"), std::vector<int64_t>{0}, int64_t{0},
+  EXPECT_EQ(uda::numpy_random::py_tuple_repr({int64_t{1}, int64_t{0}}), "(1, 0)");
+  EXPECT_EQ(uda::numpy_random::py_tuple_repr({std::string("RotatedMNIST"), std::string("ERM"), std::vector<int64_t>{0}, int64_t{0},
                            int64_t{0}}),
             "('RotatedMNIST', 'ERM', [0], 0, 0)");
-  EXPECT_EQ(py_tuple_repr({int64_t{3}}), "(3,)");
+  EXPECT_EQ(uda::numpy_random::py_tuple_repr({int64_t{3}}), "(3,)");
   const uint32_t e0[] = {894182419, 1514274641, 1325548499, 1796103049, 1773288162, 1833038383};
-  for (int64_t e = 0; e < 6; ++e) EXPECT_EQ(seed_hash({int64_t{0}, e}), e0[e]) << e;
-  EXPECT_EQ(seed_hash({int64_t{1}, int64_t{0}}), 785910682u);
-  EXPECT_EQ(seed_hash({int64_t{2}, int64_t{0}}), 472130416u);
-  EXPECT_EQ(seed_hash({int64_t{3}, int64_t{0}}), 228473481u);
-  EXPECT_EQ(seed_hash({int64_t{1}, int64_t{1}}), 1442673865u);
-  EXPECT_EQ(seed_hash({int64_t{1}, int64_t{2}}), 1981683110u);
-  EXPECT_EQ(seed_hash({std::string("RotatedMNIST"), std::string("ERM"), std::vector<int64_t>{0}, int64_t{0},
+  for (int64_t e = 0; e < 6; ++e) EXPECT_EQ(uda::numpy_random::seed_hash({int64_t{0}, e}), e0[e]) << e;
+  EXPECT_EQ(uda::numpy_random::seed_hash({int64_t{1}, int64_t{0}}), 785910682u);
+  EXPECT_EQ(uda::numpy_random::seed_hash({int64_t{2}, int64_t{0}}), 472130416u);
+  EXPECT_EQ(uda::numpy_random::seed_hash({int64_t{3}, int64_t{0}}), 228473481u);
+  EXPECT_EQ(uda::numpy_random::seed_hash({int64_t{1}, int64_t{1}}), 1442673865u);
+  EXPECT_EQ(uda::numpy_random::seed_hash({int64_t{1}, int64_t{2}}), 1981683110u);
+  EXPECT_EQ(uda::numpy_random::seed_hash({std::string("RotatedMNIST"), std::string("ERM"), std::vector<int64_t>{0}, int64_t{0},
                        int64_t{0}}),
             8951917u);
-  EXPECT_THROW(seed_hash({std::string("it's")}), std::invalid_argument);
+  EXPECT_THROW(uda::numpy_random::seed_hash({std::string("it's")}), std::invalid_argument);
 }
 
 TEST(SeedHash, MatchesPython) {
@@ -67,7 +67,7 @@ TEST(SeedHash, MatchesPython) {
   const json want = python("print(json.dumps([int(hashlib.md5(str(tuple(c)).encode()).hexdigest(), 16) % 2**31 "
                            "for c in x]))",
                            cases);
-  for (size_t i = 0; i < args.size(); ++i) EXPECT_EQ(seed_hash(args[i]), want[i].get<uint32_t>()) << cases[i].dump();
+  for (size_t i = 0; i < args.size(); ++i) EXPECT_EQ(uda::numpy_random::seed_hash(args[i]), want[i].get<uint32_t>()) << cases[i].dump();
 }
 
 // uniform, random_sample and choice, interleaved, from many seeds.
@@ -82,16 +82,16 @@ for s in x:
 print(json.dumps(out)))",
                            seeds);
   for (size_t i = 0; i < seeds.size(); ++i) {
-    NumpyRandomState r(seeds[i].get<uint32_t>());
+    uda::numpy_random::RandomState r(seeds[i].get<uint32_t>());
     const json& w = want[i];
     EXPECT_EQ(r.uniform(-4.5, -2.5), w[0].get<double>());
     EXPECT_EQ(r.random_sample(), w[1].get<double>());
     const double tenths[] = {0, 1, 5};
-    EXPECT_EQ(tenths[r.choice_index(3)], w[2].get<double>());
-    EXPECT_EQ(static_cast<int>(r.choice_index(2)) + 1, w[3].get<int>());
-    EXPECT_EQ(static_cast<int>(r.choice_index(7)), w[4].get<int>());
+    EXPECT_EQ(tenths[r.choice(3)], w[2].get<double>());
+    EXPECT_EQ(static_cast<int>(r.choice(2)) + 1, w[3].get<int>());
+    EXPECT_EQ(static_cast<int>(r.choice(7)), w[4].get<int>());
     EXPECT_EQ(r.uniform(3, 9), w[5].get<double>());
-    EXPECT_EQ(r.choice_index(1), 0u);  // draws nothing
+    EXPECT_EQ(r.choice(1), 0u);  // draws nothing
     EXPECT_EQ(r.uniform(0, 1), w[7].get<double>()) << seeds[i];
   }
 }

@@ -33,7 +33,7 @@ TEST(DomainSplit, OutSplitIsDomainBedsShuffledPrefix) {
   namespace nr = uda::numpy_random;
   for (int d = 0; d < 3; ++d) {
     // int(50 * 0.2) = 10 keys out, shuffled by RandomState(seed_hash(4, d)).
-    auto [out_keys, in_keys] = nr::split_keys(50, 10, nr::seed_hash(nr::py_tuple({nr::py_int(4), nr::py_int(d)})));
+    auto [out_keys, in_keys] = nr::split_keys(50, 10, nr::seed_hash({int64_t{4}, int64_t{d}}));
     ASSERT_EQ(s.out[d].size(), 10u);
     for (size_t k = 0; k < out_keys.size(); ++k) EXPECT_EQ(s.out[d][k], d * 50 + out_keys[k]);
     EXPECT_EQ(s.in[d].size(), 40u);

@@ -140,7 +140,7 @@ TEST(Normalize, MatchesMmcvFloat32AndPadsWithZero) {
   dp::Normalizer norm(cfg);
   Image im = make(2, 3, 3);
   std::vector<float> out(3 * 4 * 5, -1.f);
-  norm.write_chw(im, out.data(), 4, 5);
+  norm.write_chw(im, out.data(), 3, 4, 5);
   for (int c = 0; c < 3; ++c)
     for (int y = 0; y < 4; ++y)
       for (int x = 0; x < 5; ++x) {
