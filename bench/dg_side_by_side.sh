@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# ERM on RotatedFMNIST, uda and DomainBed side by side on the same data and
+# splits: DomainBed's defaults (MNIST_CNN, Adam lr 1e-3, 64 per domain), the
+# same number of steps, every test domain, N trials each; training-domain
+# validation. uda runs `uda sweep` (protocol domainbed) and `uda collect`;
+# DomainBed runs its own train.py through bench/domainbed_peer.py, reading the
+# environments uda converted (--uda_data), and its own collect_results.
+# Prints both tables. One thread per job; the two tools run concurrently.
+#
+#   bench/dg_side_by_side.sh DOMAINBED_CHECKOUT [BUILD] [OUT]
+#   STEPS=200 FREQ=100 TRIALS=3 DATASET=rotated bench/dg_side_by_side.sh /path/DomainBed
+set -euo pipefail
+DB=${1:?usage: dg_side_by_side.sh DOMAINBED_CHECKOUT [BUILD] [OUT]}
+BUILD=$(cd "${2:-build}" && pwd)
+OUT=${3:-dg-side-by-side}
+STEPS=${STEPS:-200}
+FREQ=${FREQ:-100}
+TRIALS=${TRIALS:-3}
+DATASET=${DATASET:-rotated}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$OUT/domainbed"
+OUT=$(cd "$OUT" && pwd)
+case "$DATASET" in
+  rotated) NAME=RotatedFMNIST; ENVS=6; CFG=rotated_fmnist ;;
+  colored) NAME=ColoredFMNIST; ENVS=3; CFG=colored_fmnist ;;
+  *) echo "DATASET must be rotated or colored" >&2; exit 2 ;;
+esac
+DATA="$OUT/data/${DATASET}_fmnist"
+[ -f "$DATA/manifest.json" ] ||
+  "$BUILD/uda" convert --format idx --domains "$DATASET" --src /usr/share/datasets/fashion-mnist --out "$DATA" --quiet
+
+cat > "$OUT/sweep.json" <<JSON
+{"name": "uda", "protocol": "domainbed",
+ "datasets": {"$NAME": {"config": "$HERE/configs/dg/$CFG.json", "small_images": true}},
+ "algorithms": ["erm"], "test_domains": "single", "n_hparams": 1, "n_trials": $TRIALS,
+ "set": {"data.source.path": "$DATA", "train.max_iters": $STEPS, "train.eval_interval": $FREQ,
+         "train.checkpoint_interval": 0, "runtime.intra_op_threads": 1},
+ "nproc": 1, "executor": "local", "max_parallel": 1}
+JSON
+
+(
+  cd "$OUT"
+  OMP_NUM_THREADS=1 "$BUILD/uda" --log-level warn sweep sweep.json --work-dir "$OUT/uda" --no-calibration > uda-sweep.log 2>&1
+) &
+uda_pid=$!
+
+for trial in $(seq 0 $((TRIALS - 1))); do
+  for env in $(seq 0 $((ENVS - 1))); do
+    dir="$OUT/domainbed/$NAME-t$trial-e$env"
+    [ -f "$dir/done" ] && continue
+    OMP_NUM_THREADS=1 /usr/bin/python3 "$HERE/bench/domainbed_peer.py" --domainbed "$DB" --algorithm ERM \
+      --dataset "$NAME" --uda_data "$DATA" --test_envs "$env" --trial_seed "$trial" --hparams_seed 0 \
+      --steps "$STEPS" --checkpoint_freq "$FREQ" --output_dir "$dir" --threads 1 > "$dir.log" 2>&1
+  done
+done
+wait "$uda_pid"
+
+echo "## uda (uda collect --selection training_domain)"
+"$BUILD/uda" collect "$OUT/uda" --selection training_domain --format md
+echo
+echo "## DomainBed (collect_results, training-domain validation)"
+/usr/bin/python3 "$HERE/bench/domainbed_peer.py" --domainbed "$DB" --collect "$OUT/domainbed"
