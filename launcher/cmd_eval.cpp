@@ -19,9 +19,27 @@
 #include <iostream>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace uda::cli {
 
 namespace {
+
+// Domain generalization: every domain's in and out split accuracy.
+void print_domain_table(const nlohmann::json& j) {
+  const auto tests = j.value("test_domains", std::vector<int>{});
+  std::printf("%-4s %-16s %-6s %8s %8s\n", "id", "domain", "role", "in acc", "out acc");
+  for (size_t d = 0; d < j["domains"].size(); ++d) {
+    auto pct = [&](const std::string& key) { return j[key].is_number() ? 100 * j[key].get<double>() : NAN; };
+    const bool test = std::find(tests.begin(), tests.end(), static_cast<int>(d)) != tests.end();
+    std::printf("%-4zu %-16s %-6s %8.2f %8.2f\n", d, j["domains"][d].get<std::string>().c_str(), test ? "test" : "train",
+                pct("env" + std::to_string(d) + "_in_acc"), pct("env" + std::to_string(d) + "_out_acc"));
+  }
+  auto pct = [&](const char* key) { return j[key].is_number() ? 100 * j[key].get<double>() : NAN; };
+  std::printf("training-domain validation %.2f  test-domain accuracy %.2f\n", pct("train_domain_val_acc"),
+              pct("test_domain_acc"));
+}
 
 void print_table(const nlohmann::json& j) {
   std::printf("%-4s %-18s %8s\n", "id", "class", "IoU");
@@ -67,6 +85,7 @@ void add_eval_command(CLI::App& app) {
     auto j = worker::evaluate_weights(cfg, weights, which, dataset, *comm);
     if (comm->rank() != 0) return;
     if (as_json) std::cout << j.dump() << "\n";
+    else if (j.contains("domains")) print_domain_table(j);
     else print_table(j);
   });
 }

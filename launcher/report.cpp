@@ -343,12 +343,32 @@ LineChart lr_chart(const Records& metrics) {
   return c;
 }
 
+// The summary metrics of an evaluation record: segmentation's mIoU and
+// accuracy, domain generalization's training-domain validation and
+// test-domain accuracy (worker/evaluator.h).
+const std::vector<std::pair<const char*, const char*>> kSummaryMetrics = {
+    {"miou", "mIoU"},
+    {"accuracy", "accuracy"},
+    {"train_domain_val_acc", "training-domain validation accuracy"},
+    {"test_domain_acc", "test-domain accuracy"}};
+
+std::vector<const char*> summary_keys(const Records& evals) {
+  std::vector<const char*> out;
+  for (const auto& [key, label] : kSummaryMetrics)
+    for (const auto& [iter, rec] : evals.by_iter)
+      if (std::isfinite(number_or_nan(rec, key))) {
+        out.push_back(key);
+        break;
+      }
+  return out;
+}
+
 LineChart eval_chart(const Records& evals) {
-  LineChart c{"miou.png", "Target evaluation", "iteration", "mIoU and pixel accuracy (%)"};
+  LineChart c{"miou.png", "Evaluation", "iteration", "%"};
   c.unit = " %";
   c.fixed_y = true;
   c.y_axis = {0, 100, 10};
-  for (const char* k : {"miou", "accuracy"}) {
+  for (const char* k : summary_keys(evals)) {
     Series s{k, {}};
     for (const auto& [iter, rec] : evals.by_iter) s.points.emplace_back(static_cast<double>(iter), 100 * number_or_nan(rec, k));
     c.series.push_back(std::move(s));
@@ -485,20 +505,25 @@ std::string write_report(const std::string& run_dir, const std::string& out_dir)
 
   html += "<h2>Final metrics</h2>\n";
   if (final_eval.is_object()) {
-    const double miou = number_or_nan(final_eval, "miou"), acc = number_or_nan(final_eval, "accuracy");
     const double at = number_or_nan(final_eval, "iter");
-    html += "<p>From " + final_source + (std::isfinite(at) ? " (iteration " + num(at) + ")" : std::string()) +
-            ": target mIoU <b>" + pct(miou) + " %</b>, pixel accuracy <b>" + pct(acc) + " %</b>.";
+    html += "<p>From " + final_source + (std::isfinite(at) ? " (iteration " + num(at) + ")" : std::string()) + ":";
+    for (const auto& [key, label] : kSummaryMetrics)
+      if (const double v = number_or_nan(final_eval, key); std::isfinite(v))
+        html += std::string(" ") + label + " <b>" + pct(v) + " %</b>;";
+    // The metric that selects the best checkpoint: mIoU, else DomainBed's
+    // training-domain validation accuracy.
+    const char* best_key = number_or_nan(final_eval, "miou") == number_or_nan(final_eval, "miou") ? "miou"
+                                                                                                 : "train_domain_val_acc";
     double best = -INFINITY;
     int64_t best_at = 0;
     for (const auto& [iter, rec] : evals.by_iter)
-      if (const double m = number_or_nan(rec, "miou"); std::isfinite(m) && m > best) {
+      if (const double m = number_or_nan(rec, best_key); std::isfinite(m) && m > best) {
         best = m;
         best_at = iter;
       }
     if (std::isfinite(best))
-      html += " Best mIoU over " + std::to_string(evals.by_iter.size()) + " evaluation(s): " + pct(best) +
-              " % at iteration " + std::to_string(best_at) + ".";
+      html += std::string(" best ") + best_key + " over " + std::to_string(evals.by_iter.size()) +
+              " evaluation(s): " + pct(best) + " % at iteration " + std::to_string(best_at) + ".";
     html += "</p>\n";
   } else {
     html += "<p>No evaluation yet (no eval.jsonl records and no final_eval.json; the trainer evaluates every "

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 namespace uda::worker {
 
 void accumulate(ConfusionMatrix& cm, const at::Tensor& logits, const at::Tensor& labels) {
@@ -51,6 +53,22 @@ ConfusionMatrix evaluate(const PredictFn& predict, EvalSource& data, comm::Commu
   comm.all_reduce(counts, comm::ReduceOp::Sum);
   std::copy(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel(), cm.counts().begin());
   return cm;
+}
+
+nlohmann::json evaluate_suite(const PredictFn& predict, EvalSuite& suite, comm::Communicator& comm) {
+  nlohmann::json j = nlohmann::json::object();
+  auto number = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
+  for (auto& set : suite.sets()) {
+    auto cm = evaluate(predict, *set.source, comm);
+    if (set.name.empty()) {
+      j.update(cm.to_json(set.source->class_names()));
+    } else {
+      j[set.name + "_acc"] = number(cm.accuracy());
+      j[set.name + "_class_acc"] = number(cm.mean_class_accuracy());
+    }
+  }
+  suite.summarize(j);
+  return j;
 }
 
 }  // namespace uda::worker

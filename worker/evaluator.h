@@ -17,6 +17,13 @@ using PredictFn = std::function<at::Tensor(const at::Tensor& images)>;
 // before the argmax, as mmseg does for full-resolution validation labels.
 ConfusionMatrix evaluate(const PredictFn& predict, EvalSource& data, comm::Communicator& comm);
 
+// Every set of a suite (worker/batch_source.h): the validation set's mIoU,
+// per-class IoU and accuracy unprefixed; a named set's accuracy and mean
+// class accuracy as <name>_acc and <name>_class_acc; then the suite's
+// summaries (DG: train_domain_val_acc, test_domain_acc). The same record in
+// training (eval.jsonl) and in `uda eval`.
+nlohmann::json evaluate_suite(const PredictFn& predict, EvalSuite& suite, comm::Communicator& comm);
+
 // Adds a batch to a confusion matrix (labels 255 ignored; other labels
 // outside [0, C) are an error naming the value).
 void accumulate(ConfusionMatrix& cm, const at::Tensor& logits, const at::Tensor& labels);

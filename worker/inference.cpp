@@ -93,15 +93,40 @@ std::shared_ptr<models::SegmentorImpl> load_segmentor(const config::Config& cfg,
   return net;
 }
 
+PredictFn load_predictor(const config::Config& cfg, const std::string& weights, const std::string& which) {
+  auto spec = models::model_spec(cfg);
+  if (!models::is_classifier_head(spec.head)) {
+    auto net = load_segmentor(cfg, weights, which);
+    return [net](const at::Tensor& x) { return net->predict(x); };
+  }
+  spec.pretrained.clear();  // the weights below replace any initialisation
+  auto net = models::build_classifier(spec);
+  std::string where;
+  auto sd = read_weights(weights, &where);
+  models::LoadOptions lo;
+  lo.prefix = network_prefix(sd, which, where);
+  lo.source = where;
+  lo.strict = true;
+  auto report = models::load_state_dict(*net, sd, lo);
+  spdlog::info("loaded {} ({}): {}", where, lo.prefix.empty() ? "state dict" : lo.prefix, report.summary());
+  net->eval();
+  return [net](const at::Tensor& x) { return net->forward(x); };
+}
+
 nlohmann::json evaluate_weights(const config::Config& cfg, const std::string& weights, const std::string& which,
                                 const std::string& dataset, comm::Communicator& comm) {
-  auto net = load_segmentor(cfg, weights, which);
-  const std::string path = dataset.empty() ? cfg.require("data.val.path").get<std::string>() : dataset;
-  auto data = make_eval_stream_for(cfg, path, comm.rank(), comm.size(), torch::kCPU);
-  auto cm = evaluate([&](const at::Tensor& x) { return net->predict(x); }, *data, comm);
-  auto j = cm.to_json(data->class_names());
+  const auto predict = load_predictor(cfg, weights, which);
+  std::unique_ptr<EvalSuite> suite =
+      dataset.empty() ? make_eval_suite(cfg, comm.rank(), comm.size(), torch::kCPU)
+                      : single_set(make_eval_stream_for(cfg, dataset, comm.rank(), comm.size(), torch::kCPU));
+  if (!suite)
+    throw UserError("nothing to evaluate on", "data.val.path", "set data.val.path or pass --dataset DIR");
+  auto j = evaluate_suite(predict, *suite, comm);
   j["weights"] = weights;
-  j["dataset"] = path;
+  j["dataset"] = dataset.empty() ? cfg.get<std::string>(cfg.get<bool>("data.source.per_domain_batches")
+                                                             ? "data.source.path"
+                                                             : "data.val.path")
+                                 : dataset;
   return j;
 }
 

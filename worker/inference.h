@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <ATen/core/Tensor.h>
+
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,8 +36,17 @@ std::string network_prefix(const storage::StateDict& sd, const std::string& whic
 std::shared_ptr<models::SegmentorImpl> load_segmentor(const config::Config& cfg, const std::string& weights,
                                                       const std::string& which);
 
-// mIoU, per-class IoU, accuracy and class names on `dataset` (a converted
-// dataset directory; default data.val.path), sharded over the ranks of `comm`.
+// The network of `cfg` — a segmentor or a classifier (model.head.type
+// linear | mlp) — with the selected weights, in eval mode, as a prediction
+// function (logits [N, C, H, W] or [N, C]).
+std::function<at::Tensor(const at::Tensor&)> load_predictor(const config::Config& cfg, const std::string& weights,
+                                                           const std::string& which);
+
+// The metrics of training's evaluation records on `dataset` (a converted
+// dataset directory) or, without one, on what training evaluates: data.val
+// (mIoU, per-class IoU, accuracy, class names) or, for domain
+// generalization, every domain's in and out split with the summaries
+// (worker/data_streams.h make_eval_suite). Sharded over the ranks of `comm`.
 nlohmann::json evaluate_weights(const config::Config& cfg, const std::string& weights, const std::string& which,
                                 const std::string& dataset, comm::Communicator& comm);
 

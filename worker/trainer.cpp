@@ -122,23 +122,9 @@ void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSuite
 nlohmann::json Trainer::evaluate_now(int64_t iter) {
   if (!eval_) return nullptr;
   auto t0 = Clock::now();
-  const auto predict = [this](const at::Tensor& x) { return algorithm_->predict(x); };
-  nlohmann::json j;
+  auto j = evaluate_suite([this](const at::Tensor& x) { return algorithm_->predict(x); }, *eval_, comm_);
   std::string summary;
-  for (auto& set : eval_->sets()) {
-    auto cm = evaluate(predict, *set.source, comm_);
-    if (set.name.empty()) {  // the validation set: mIoU, per-class IoU, accuracy
-      j.update(cm.to_json(set.source->class_names()));
-      summary += fmt::format(" mIoU {:.2f}  acc {:.2f}", j["miou"].is_null() ? NAN : 100 * j["miou"].get<double>(),
-                             j["accuracy"].is_null() ? NAN : 100 * j["accuracy"].get<double>());
-    } else {  // one of several sets (DG: a domain's split): its accuracies
-      const double acc = cm.accuracy(), class_acc = cm.mean_class_accuracy();
-      j[set.name + "_acc"] = std::isnan(acc) ? nlohmann::json(nullptr) : nlohmann::json(acc);
-      j[set.name + "_class_acc"] = std::isnan(class_acc) ? nlohmann::json(nullptr) : nlohmann::json(class_acc);
-    }
-  }
-  eval_->summarize(j);
-  for (const char* key : {"train_domain_val_acc", "test_domain_acc"})
+  for (const char* key : {"miou", "accuracy", "train_domain_val_acc", "test_domain_acc"})
     if (j.contains(key) && j[key].is_number()) summary += fmt::format("  {} {:.2f}", key, 100 * j[key].get<double>());
   j["iter"] = iter;
   if (comm_.rank() == 0) {
