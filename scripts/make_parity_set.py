@@ -553,35 +553,10 @@ def crc32(s):
     return zlib.crc32(s.encode("utf-8")) & 0xFFFFFFFF
 
 
-def recipe_array(entry):
-    kind = entry["kind"]
-    shape = tuple(entry["shape"])
-    if kind == "bn_num_batches_tracked":
-        return np.array(entry["value"], dtype=np.int64).reshape(shape)
-    z = np.random.default_rng([entry["set_seed"], crc32(entry["hash_key"])]).standard_normal(size=shape)
-    if kind in ("conv_weight", "linear_weight"):
-        v = (z * entry["gain"]) / np.sqrt(float(entry["fan_in"]))
-    elif kind in ("bias", "norm_bias", "bn_running_mean"):
-        v = entry["scale"] * z
-    elif kind == "norm_weight":
-        v = entry["offset"] + entry["scale"] * z
-    elif kind == "bn_running_var":
-        v = np.exp(entry["exp_scale"] * z)
-    else:
-        raise ValueError(kind)
-    return v.astype(np.float32)
-
-
-def array_sha256(a):
-    return hashlib.sha256(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes()).hexdigest()
-
-
-def file_sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
+# The recipe itself (one tensor from its manifest entry) and the per-tensor
+# sha256 are the rebuild script's: one implementation of the README's recipe.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rebuild_parity_weights import file_sha256, recipe_tensor as recipe_array, tensor_sha256 as array_sha256  # noqa: E402
 
 
 def make_entries(module, seed_fn, gain_fn, nbt_fn, hash_fn=None, same_as_fn=None, extra=None):

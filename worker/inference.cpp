@@ -76,20 +76,27 @@ std::string network_prefix(const storage::StateDict& sd, const std::string& whic
   return has("model.") ? "model." : "";
 }
 
-std::shared_ptr<models::SegmentorImpl> load_segmentor(const config::Config& cfg, const std::string& weights,
-                                                      const std::string& which) {
-  auto spec = models::model_spec(cfg);
-  spec.pretrained.clear();  // the weights below replace any initialisation
-  auto net = models::build_segmentor(spec);
+namespace {
+// The selected network's tensors of `weights`, loaded strictly into `net`.
+void load_weights_into(torch::nn::Module& net, const std::string& weights, const std::string& which) {
   std::string where;
   auto sd = read_weights(weights, &where);
   models::LoadOptions lo;
   lo.prefix = network_prefix(sd, which, where);
   lo.source = where;
   lo.strict = true;
-  auto report = models::load_state_dict(*net, sd, lo);
+  auto report = models::load_state_dict(net, sd, lo);
   spdlog::info("loaded {} ({}): {}", where, lo.prefix.empty() ? "state dict" : lo.prefix, report.summary());
-  net->eval();
+  net.eval();
+}
+}  // namespace
+
+std::shared_ptr<models::SegmentorImpl> load_segmentor(const config::Config& cfg, const std::string& weights,
+                                                      const std::string& which) {
+  auto spec = models::model_spec(cfg);
+  spec.pretrained.clear();  // the weights below replace any initialisation
+  auto net = models::build_segmentor(spec);
+  load_weights_into(*net, weights, which);
   return net;
 }
 
@@ -101,15 +108,7 @@ PredictFn load_predictor(const config::Config& cfg, const std::string& weights, 
   }
   spec.pretrained.clear();  // the weights below replace any initialisation
   auto net = models::build_classifier(spec);
-  std::string where;
-  auto sd = read_weights(weights, &where);
-  models::LoadOptions lo;
-  lo.prefix = network_prefix(sd, which, where);
-  lo.source = where;
-  lo.strict = true;
-  auto report = models::load_state_dict(*net, sd, lo);
-  spdlog::info("loaded {} ({}): {}", where, lo.prefix.empty() ? "state dict" : lo.prefix, report.summary());
-  net->eval();
+  load_weights_into(*net, weights, which);
   return [net](const at::Tensor& x) { return net->forward(x); };
 }
 

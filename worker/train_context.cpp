@@ -72,6 +72,26 @@ comm::GradReducer& TrainContext::add_reducer(const std::string& name, std::vecto
   return *reducers_.back().second;
 }
 
+Update TrainContext::add_update(const std::string& name, torch::nn::Module& module, const nlohmann::json& section,
+                                bool scheduled, const std::string& where) {
+  NamedParameters params;
+  std::vector<at::Tensor> tensors;
+  for (const auto& p : module.named_parameters(/*recurse=*/true)) {
+    params.emplace_back(p.key(), p.value());
+    tensors.push_back(p.value());
+  }
+  auto& optimizer = add_optimizer(name, section, params, scheduled, where);
+  return Update(optimizer, add_reducer(name, std::move(tensors)));
+}
+
+void Update::backward_and_step(const at::Tensor& loss) {
+  reducer_.arm();
+  loss.backward();
+  reducer_.finalize();
+  optimizer_.clip_gradients();
+  optimizer_.step();
+}
+
 void TrainContext::track_tensor(const std::string& name, at::Tensor tensor, Replication replication) {
   tensors_.push_back({name, std::move(tensor), replication});
 }

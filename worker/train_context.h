@@ -27,6 +27,25 @@ class Config;
 
 namespace uda::worker {
 
+// A network stepped by its own optimizer, whose gradients its own reducer
+// exchanges: the pair most algorithms register per trained network
+// (TrainContext::add_update).
+class Update {
+ public:
+  Update(OptimizerBundle& optimizer, comm::GradReducer& reducer) : optimizer_(optimizer), reducer_(reducer) {}
+  OptimizerBundle& optimizer() { return optimizer_; }
+  comm::GradReducer& reducer() { return reducer_; }
+  void zero_grad() { optimizer_.zero_grad(); }
+  // The last backward of the network's step — its gradients are exchanged
+  // while it runs — then gradient clipping and the optimizer step. Earlier
+  // backward passes of the step only accumulate (plain loss.backward()).
+  void backward_and_step(const at::Tensor& loss);
+
+ private:
+  OptimizerBundle& optimizer_;
+  comm::GradReducer& reducer_;
+};
+
 enum class Replication {
   Replicated,  // identical on every rank (parameters, optimizer state)
   RankLocal,   // differs per rank (RNG state, local queues)
@@ -66,6 +85,10 @@ class TrainContext {
                                  const std::string& where = "optimizer");
   // A gradient reducer over `params` (one per independently stepped network).
   comm::GradReducer& add_reducer(const std::string& name, std::vector<at::Tensor> params);
+  // Both for every parameter of `module`, under one name: the optimizer from
+  // `section` (errors name `where`), the reducer over the same tensors.
+  Update add_update(const std::string& name, torch::nn::Module& module, const nlohmann::json& section,
+                    bool scheduled = true, const std::string& where = "optimizer");
   void track_tensor(const std::string& name, at::Tensor tensor, Replication replication);
 
   // Agreement on a loss before its backward pass: every rank learns whether

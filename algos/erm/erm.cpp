@@ -14,6 +14,8 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
 namespace uda::algos {
 
 namespace {
@@ -24,31 +26,20 @@ class Erm : public Algorithm {
     net_ = models::build_classifier(ctx.config());
     net_->to(ctx.device());
     ctx.track_module("model", net_);
-    worker::NamedParameters params;
-    std::vector<at::Tensor> tensors;
-    for (const auto& p : net_->named_parameters(true)) {
-      params.emplace_back(p.key(), p.value());
-      tensors.push_back(p.value());
-    }
-    opt_ = &ctx.add_optimizer("model", ctx.config().json()["optimizer"], params);
-    reducer_ = &ctx.add_reducer("model", tensors);
+    update_.emplace(ctx.add_update("model", *net_, ctx.config().json()["optimizer"]));
   }
 
   Scalars train_step(const Batch& batch, worker::TrainContext& ctx) override {
     const auto data = concat_domains(batch, ctx, "erm");
     net_->train();
-    opt_->zero_grad();
+    update_->zero_grad();
     models::SampleKeyScope keys(data.keys);
     // One mean over every domain's samples: the same count on every rank,
     // so the ranks' averaged gradient is the global batch's.
     auto loss = torch::nn::functional::cross_entropy(net_->forward(data.images), data.labels);
     Scalars s{{"loss", loss.item<double>()}};
     if (!ctx.check_loss("loss", loss)) return s;
-    reducer_->arm();
-    loss.backward();
-    reducer_->finalize();
-    opt_->clip_gradients();
-    opt_->step();
+    update_->backward_and_step(loss);
     return s;
   }
 
@@ -59,8 +50,7 @@ class Erm : public Algorithm {
 
  private:
   models::Classifier net_;
-  worker::OptimizerBundle* opt_ = nullptr;
-  comm::GradReducer* reducer_ = nullptr;
+  std::optional<worker::Update> update_;
 };
 
 const AlgorithmRegistrar kRegister("erm", [] { return std::make_unique<Erm>(); });

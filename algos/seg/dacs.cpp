@@ -30,6 +30,8 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
 namespace uda::algos {
 
 namespace {
@@ -69,12 +71,6 @@ const config::KeyRegistrar kKeys({
      "DACS: classes ClassMix chooses from: batch (official: unique over the rank's source batch) | sample.",
      false, {"batch", "sample"}},
 });
-
-worker::NamedParameters named_params(torch::nn::Module& m) {
-  worker::NamedParameters out;
-  for (const auto& p : m.named_parameters(true)) out.emplace_back(p.key(), p.value());
-  return out;
-}
 
 // Copies parameters and buffers of `src` into `dst` (same architecture).
 void copy_module(torch::nn::Module& dst, const torch::nn::Module& src) {
@@ -166,11 +162,7 @@ class Dacs : public Algorithm {
       ctx.track_module("imnet_model", imnet_);
     }
 
-    auto params = named_params(*net_);
-    opt_ = &ctx.add_optimizer("model", cfg.json()["optimizer"], params);
-    std::vector<at::Tensor> ps;
-    for (auto& kv : params) ps.push_back(kv.second);
-    reducer_ = &ctx.add_reducer("model", ps);
+    update_.emplace(ctx.add_update("model", *net_, cfg.json()["optimizer"]));
     student_params_ = net_->parameters();
     teacher_params_ = teacher_->parameters();
   }
@@ -200,7 +192,7 @@ class Dacs : public Algorithm {
     // accumulate gradients, so uda runs one backward of their sum (the same
     // gradient, without retain_graph).
     net_->train();
-    opt_->zero_grad();
+    update_->zero_grad();
     auto src_labels = src.labels.to(torch::kLong);
     models::SampleKeyScope source_keys(ctx.sample_keys("dacs.source", src.indices));
     auto out = net_->forward(src.images);
@@ -266,11 +258,7 @@ class Dacs : public Algorithm {
     if (!ctx.check_loss("loss_mix", total_mix)) return s;
 
     // 5. The last backward of the step exchanges the accumulated gradients.
-    reducer_->arm();
-    total_mix.backward();
-    reducer_->finalize();
-    opt_->clip_gradients();
-    opt_->step();
+    update_->backward_and_step(total_mix);
     return s;
   }
 
@@ -334,8 +322,7 @@ class Dacs : public Algorithm {
 
   models::Segmentor net_, teacher_, imnet_;
   std::vector<at::Tensor> student_params_, teacher_params_;
-  worker::OptimizerBundle* opt_ = nullptr;
-  comm::GradReducer* reducer_ = nullptr;
+  std::optional<worker::Update> update_;
   StrongAugmentation aug_;
   double alpha_ = 0.99, threshold_ = 0.968, fd_lambda_ = 0, fd_min_ratio_ = 0.75, jitter_p_ = 0.2;
   double aux_weight_ = 0.1;

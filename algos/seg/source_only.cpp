@@ -11,6 +11,8 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
 namespace uda::algos {
 
 namespace {
@@ -23,23 +25,13 @@ const config::KeyRegistrar kKeys({
      "(ADVENT's CrossEntropy2d, PyTorch's ignore_index mean)."},
 });
 
-worker::NamedParameters named_params(torch::nn::Module& m) {
-  worker::NamedParameters out;
-  for (const auto& p : m.named_parameters(true)) out.emplace_back(p.key(), p.value());
-  return out;
-}
-
 class SourceOnly : public Algorithm {
  public:
   void setup(worker::TrainContext& ctx) override {
     net_ = models::build_segmentor(ctx.config());
     net_->to(ctx.device());
     ctx.track_module("model", net_);
-    auto params = named_params(*net_);
-    opt_ = &ctx.add_optimizer("model", ctx.config().json()["optimizer"], params);
-    std::vector<at::Tensor> ps;
-    for (auto& kv : params) ps.push_back(kv.second);
-    reducer_ = &ctx.add_reducer("model", ps);
+    update_.emplace(ctx.add_update("model", *net_, ctx.config().json()["optimizer"]));
     aux_weight_ = ctx.config().get<double>("algorithm.aux_loss_weight");
     align_ = net_->options().align_corners;
     const auto mean = ctx.config().get<std::string>("algorithm.loss_mean");
@@ -51,7 +43,7 @@ class SourceOnly : public Algorithm {
 
   Scalars train_step(const Batch& batch, worker::TrainContext& ctx) override {
     net_->train();
-    opt_->zero_grad();
+    update_->zero_grad();
     models::SampleKeyScope keys(ctx.sample_keys("source_only.source", batch.source.indices));
     auto out = net_->forward(batch.source.images);
     auto cross_entropy = [&](const at::Tensor& logits) {
@@ -72,11 +64,7 @@ class SourceOnly : public Algorithm {
       s.emplace_back("loss_seg_aux", loss_aux.item<double>());
     }
     if (!ctx.check_loss("loss_seg", loss)) return s;
-    reducer_->arm();
-    loss.backward();
-    reducer_->finalize();
-    opt_->clip_gradients();
-    opt_->step();
+    update_->backward_and_step(loss);
     return s;
   }
 
@@ -87,8 +75,7 @@ class SourceOnly : public Algorithm {
 
  private:
   models::Segmentor net_;
-  worker::OptimizerBundle* opt_ = nullptr;
-  comm::GradReducer* reducer_ = nullptr;
+  std::optional<worker::Update> update_;
   bool all_pixels_ = true;
   double aux_weight_ = 0.1;
   bool align_ = false;
