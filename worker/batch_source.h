@@ -4,6 +4,7 @@
 #pragma once
 
 #include "algos/algorithm.h"
+#include "worker/train_data_info.h"
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,9 @@ class BatchSource {
   // Position of every stream, for checkpoints; restore() continues exactly.
   virtual nlohmann::json state() const = 0;
   virtual void restore(const nlohmann::json& state) = 0;
+  // The datasets behind the streams (what the algorithm may read through
+  // TrainContext::data_info()); empty for synthetic sources.
+  virtual TrainDataInfo info() const { return {}; }
 };
 
 // One pass over this rank's part of an evaluation set.

@@ -64,6 +64,31 @@ algos::DomainBatch to_device(const HostBatch& b, int rank, int world, c10::Devic
   return out;
 }
 
+// What an algorithm may know of a stream's dataset (worker/train_data_info.h):
+// the stored class statistics summed over `pool` (the samples the stream
+// draws from), without reading a sample.
+StreamInfo stream_info(const config::Config& cfg, const std::string& stream, const data::Dataset& ds,
+                       const std::vector<int64_t>* pool) {
+  StreamInfo info;
+  info.path = ds.dir();
+  info.key = "data." + stream + ".path";
+  info.task = data::task_name(ds.task());
+  info.class_names = ds.class_names();
+  info.sampler = cfg.get<std::string>("data." + stream + ".sampler");
+  const auto& stats = ds.class_stats();
+  info.class_counts.assign(ds.num_classes(), 0);
+  auto add = [&](size_t i) {
+    const auto& row = stats.per_image[i];
+    for (size_t c = 0; c < row.size() && c < info.class_counts.size(); ++c) info.class_counts[c] += row[c];
+  };
+  if (pool) {
+    for (int64_t i : *pool) add(static_cast<size_t>(i));
+  } else {
+    for (size_t i = 0; i < stats.per_image.size(); ++i) add(i);
+  }
+  return info;
+}
+
 // Batch buffers for CUDA ranks: page-locked host memory from torch's caching
 // host allocator, so that the host-to-device copies run asynchronously.
 data::pipeline::Allocator pinned_allocator() {
@@ -83,8 +108,15 @@ class TrainStreams : public BatchSource {
     if (cfg.get<bool>("data.source.per_domain_batches")) {
       const auto split = data::pipeline::split_domains(cfg, src->class_stats(), cfg.get<std::string>("data.source.path"));
       domains_ = data::pipeline::make_domain_loaders(cfg, src, src->class_stats(), split, rank, world, alloc);
+      std::vector<int64_t> pool;
+      for (int d : split.training_domains()) {
+        pool.insert(pool.end(), split.in[d].begin(), split.in[d].end());
+        info_.training_domains.push_back(split.names[d]);
+      }
+      info_.source = stream_info(cfg, "source", *src, &pool);
     } else {
       source_ = data::pipeline::make_loader(cfg, "source", src, &src->class_stats(), rank, world, alloc);
+      info_.source = stream_info(cfg, "source", *src, nullptr);
     }
     const std::string tpath = path_of(cfg, "target");
     if (!tpath.empty()) {
@@ -93,8 +125,11 @@ class TrainStreams : public BatchSource {
         throw UserError("source and target datasets have different class lists", tpath,
                         "convert both with the same label set");
       target_ = data::pipeline::make_loader(cfg, "target", tgt, &tgt->class_stats(), rank, world, alloc);
+      info_.target = stream_info(cfg, "target", *tgt, nullptr);
     }
   }
+
+  TrainDataInfo info() const override { return info_; }
 
   algos::Batch next(int64_t iter) override {
     algos::Batch b;
@@ -141,6 +176,7 @@ class TrainStreams : public BatchSource {
   int rank_, world_;
   c10::Device device_;
   std::shared_ptr<data::Dataset> source_stats_;
+  TrainDataInfo info_;
   std::unique_ptr<Loader> source_, target_;
   std::vector<std::unique_ptr<Loader>> domains_;
 };

@@ -8,6 +8,7 @@
 #include "comm/grad_reducer.h"
 #include "worker/lr_schedule.h"
 #include "worker/optimizer_factory.h"
+#include "worker/train_data_info.h"
 
 #include <ATen/core/Generator.h>
 #include <c10/core/Device.h>
@@ -74,6 +75,10 @@ class TrainContext {
   const LrSchedule& schedule() const { return *schedule_; }
   // bf16 autocast requested (runtime.precision) and supported on the device.
   bool autocast_bf16() const;
+  // The training data's description (worker/train_data_info.h), set by the
+  // trainer before Algorithm::setup; empty for synthetic sources.
+  const TrainDataInfo& data_info() const { return data_info_; }
+  void set_data_info(TrainDataInfo info) { data_info_ = std::move(info); }
 
   // A network whose parameters and buffers are checkpointed under `name.`
   // and broadcast from rank 0 at start and after resume.
@@ -138,6 +143,7 @@ class TrainContext {
   bool nan_skip_ = false;
   int64_t max_iters_;
   std::unique_ptr<LrSchedule> schedule_;
+  TrainDataInfo data_info_;
   std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> modules_;
   std::vector<std::pair<std::string, std::unique_ptr<OptimizerBundle>>> optimizers_;
   std::vector<bool> scheduled_;

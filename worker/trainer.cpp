@@ -107,6 +107,7 @@ void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSuite
   // SampleKeyScopes: a draw outside one is a plugin bug, reported at once.
   models::require_sample_keys(true);
   algorithm_ = algos::make_algorithm(cfg_.get<std::string>("algorithm.name"));
+  if (data_) ctx_->set_data_info(data_->info());
   algorithm_->setup(*ctx_);
   if (checkpointer_) {
     if (auto restored = checkpointer_->restore(*ctx_, *data_)) {

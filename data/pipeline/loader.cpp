@@ -115,7 +115,7 @@ std::unique_ptr<Loader::StepWork> Loader::open_step(int64_t step) {
   HostBatch& b = w->batch;
   b.step = step;
   b.size = w->n;
-  b.channels = source_->channels();
+  b.channels = opt_.channels > 0 ? opt_.channels : source_->channels();
   b.indices.resize(w->n);
   b.domains.assign(w->n, 0);
   b.names.resize(w->n);

@@ -46,6 +46,9 @@ struct LoaderOptions {
   int64_t rcs_min_pixels = 3000;
   double rcs_min_crop_ratio = 0.5;
   Allocator allocator;  // empty: default_allocate
+  // Image planes of the batches; 0 = the source's. 3 with a 1-channel source
+  // repeats the grey plane (the normaliser's grey-over-planes path).
+  int channels = 0;
 };
 
 class Loader {

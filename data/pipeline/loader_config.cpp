@@ -35,6 +35,9 @@ std::vector<config::KeySpec> stream_keys(const std::string& d, bool train) {
       {p + "mean", Type::Array, kMean, "Per-channel (RGB) mean subtracted before dividing by std."},
       {p + "std", Type::Array, kStd, "Per-channel (RGB) standard deviation."},
       {p + "randaugment.n", Type::Int, 0, "RandAugment operations per sample (CSG); 0 = off."},
+      {p + "channels", Type::Int, 0,
+       "Image planes of the batches: 0 = the dataset's (manifest channels); 3 with a 1-channel set repeats the grey "
+       "plane over RGB (MNIST as the source of MNIST-M, Ganin & Lempitsky 2015)."},
       {p + "randaugment.m", Type::Int, 10, "RandAugment magnitude in [0, 30] (CSG convention)."},
   };
 }
@@ -137,6 +140,13 @@ std::unique_ptr<Loader> build(const config::Config& cfg, const std::string& doma
     o.rcs_min_crop_ratio = cfg.get<double>("data.source.rcs.min_crop_ratio");
   }
   o.allocator = std::move(allocator);
+  const std::string channels_key = "data." + domain + ".channels";
+  o.channels = static_cast<int>(cfg.get<int64_t>(channels_key));
+  if (o.channels != 0 && o.channels != source->channels() && (source->channels() != 1 || o.channels != 3))
+    throw UserError(channels_key + " is " + std::to_string(o.channels) + " but the dataset's images have " +
+                        std::to_string(source->channels()) + " channel(s)",
+                    cfg.origin(channels_key).empty() ? channels_key : cfg.origin(channels_key),
+                    "use 0 (the dataset's planes), or 3 to repeat a grey set over RGB");
   auto sampler = make_sampler(cfg, domain, name, std::move(pool), stats);
   return std::make_unique<Loader>(std::move(source), std::move(sampler), transform_config(cfg, domain), o);
 }

@@ -64,6 +64,13 @@ class Registry : public ::testing::TestWithParam<std::string> {
                         *dir_ / (std::string("data/") + domains + "_fmnist"), "--count", "600", "--quiet"});
       ASSERT_EQ(c.exit_code, 0) << c.err;
     }
+    // The UDA classification pair (configs/align/_fmnist2fmnistm_.json):
+    // Fashion-MNIST as the source, its MNIST-M style blend as the target.
+    for (const auto& [domains, name] : {std::pair<const char*, const char*>{"none", "fmnist"}, {"mnistm", "fmnist_m"}}) {
+      auto c = run_uda({"convert", "--format", "idx", "--domains", domains, "--src", kFashionMnist, "--out",
+                        *dir_ / (std::string("data/") + name), "--count", "600", "--quiet"});
+      ASSERT_EQ(c.exit_code, 0) << c.err;
+    }
   }
   static void TearDownTestSuite() { delete dir_; }
 
