@@ -64,6 +64,12 @@ class Registry : public ::testing::TestWithParam<std::string> {
                         *dir_ / (std::string("data/") + domains + "_fmnist"), "--count", "600", "--quiet"});
       ASSERT_EQ(c.exit_code, 0) << c.err;
     }
+    // The labelled source of the UDA classification configs
+    // (configs/meta/_fmnist_uda_.json: upright images to the rotated ones):
+    // the first 600 Fashion-MNIST training images, one domain.
+    auto f = run_uda({"convert", "--format", "idx", "--domains", "none", "--src", kFashionMnist, "--out",
+                      *dir_ / "data/fmnist", "--count", "600", "--quiet"});
+    ASSERT_EQ(f.exit_code, 0) << f.err;
   }
   static void TearDownTestSuite() { delete dir_; }
 
