@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "models/deeplabv2.h"
+#include "models/layers/fast_weights.h"
 #include "models/sync_batch_norm.h"
 
 namespace uda::models {
@@ -56,14 +57,14 @@ BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride,
 namespace {
 // downsample = (conv, bn), run by hand so that its BatchNorm can synchronise.
 torch::Tensor run_downsample(torch::nn::Sequential& ds, const torch::Tensor& x) {
-  return batch_norm(*ds[1]->as<torch::nn::BatchNorm2dImpl>(), ds[0]->as<torch::nn::Conv2dImpl>()->forward(x));
+  return batch_norm(*ds[1]->as<torch::nn::BatchNorm2dImpl>(), conv2d(*ds[0]->as<torch::nn::Conv2dImpl>(), x));
 }
 }  // namespace
 
 torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
-  // [tv] BasicBlock.forward
-  auto out = torch::relu(batch_norm(*bn1, conv1->forward(x)));
-  out = batch_norm(*bn2, conv2->forward(out));
+  // [tv] BasicBlock.forward; convs through models/layers/fast_weights.h.
+  auto out = torch::relu(batch_norm(*bn1, conv2d(*conv1, x)));
+  out = batch_norm(*bn2, conv2d(*conv2, out));
   return torch::relu(out + (downsample ? run_downsample(downsample, x) : x));
 }
 
@@ -93,9 +94,9 @@ BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride,
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
-  auto out = torch::relu(batch_norm(*bn1, conv1->forward(x)));
-  out = torch::relu(batch_norm(*bn2, conv2->forward(out)));
-  out = batch_norm(*bn3, conv3->forward(out));
+  auto out = torch::relu(batch_norm(*bn1, conv2d(*conv1, x)));
+  out = torch::relu(batch_norm(*bn2, conv2d(*conv2, out)));
+  out = batch_norm(*bn3, conv2d(*conv3, out));
   return torch::relu(out + (downsample ? run_downsample(downsample, x) : x));
 }
 
@@ -134,7 +135,7 @@ ResNetTrunk::ResNetTrunk(torch::nn::Module& owner, const ResNetConfig& cfg) : cf
 }
 
 torch::Tensor ResNetTrunk::stem(const torch::Tensor& x) {
-  auto y = torch::relu(batch_norm(*bn1_, conv1_->forward(x)));
+  auto y = torch::relu(batch_norm(*bn1_, conv2d(*conv1_, x)));
   return torch::max_pool2d(y, {3, 3}, {2, 2}, {1, 1}, {1, 1}, cfg_.ceil_mode);
 }
 

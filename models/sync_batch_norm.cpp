@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "models/layers/fast_weights.h"
+
 #include <utility>
 
 namespace uda::models {
@@ -16,6 +18,8 @@ CrossRankSum& installed_sum() {
 // y = Σ_ranks x. Backward: each rank's loss depends on every rank's x through
 // y, so the gradient of the sum of all ranks' losses with respect to the local
 // x is Σ_ranks dL_r/dy — the same exchange applied to the incoming gradient.
+// The backward is itself this function, so that a backward with create_graph
+// (second-order meta-learning through a synchronised BatchNorm) records it.
 class SumOverRanks : public torch::autograd::Function<SumOverRanks> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext*, const torch::Tensor& x) {
@@ -25,9 +29,7 @@ class SumOverRanks : public torch::autograd::Function<SumOverRanks> {
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext*,
                                                  torch::autograd::variable_list grad) {
-    auto g = grad[0].detach().clone().contiguous();
-    installed_sum()(g);
-    return {g};
+    return {SumOverRanks::apply(grad[0])};
   }
 };
 
@@ -67,8 +69,24 @@ torch::Tensor synchronized_batch_norm(torch::nn::BatchNorm2dImpl& bn, const torc
     }
   }
   auto y = centred * torch::rsqrt(var + o.eps()).view({1, -1, 1, 1});
-  if (o.affine()) y = y * bn.weight.view({1, -1, 1, 1}) + bn.bias.view({1, -1, 1, 1});
+  if (o.affine())
+    y = y * fast_weight(bn.weight).view({1, -1, 1, 1}) + fast_weight(bn.bias).view({1, -1, 1, 1});
   return y.to(x.scalar_type());
+}
+
+// BatchNormImplBase::forward (libtorch 1.13) with the affine parameters
+// fetched through fast_weight() (models/layers/fast_weights.h).
+torch::Tensor functional_batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4, "batch_norm: expected NCHW input, got ", x.dim(), " dimensions");
+  const auto& o = bn.options;
+  double factor = o.momentum().value_or(0.0);
+  if (bn.is_training() && o.track_running_stats() && bn.num_batches_tracked.defined()) {
+    bn.num_batches_tracked += 1;
+    factor = o.momentum().has_value() ? *o.momentum() : 1.0 / bn.num_batches_tracked.item<double>();
+  }
+  return torch::nn::functional::detail::batch_norm(x, bn.running_mean, bn.running_var, fast_weight(bn.weight),
+                                                   fast_weight(bn.bias),
+                                                   bn.is_training() || !o.track_running_stats(), factor, o.eps());
 }
 
 }  // namespace
@@ -78,7 +96,10 @@ void set_batch_norm_sync(CrossRankSum sum) { installed_sum() = std::move(sum); }
 bool batch_norm_sync_enabled() { return static_cast<bool>(installed_sum()); }
 
 torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
-  if (!bn.is_training() || !installed_sum()) return bn.forward(x);
+  if (!bn.is_training() || !installed_sum()) {
+    if (has_fast_weight(bn.weight) || has_fast_weight(bn.bias)) return functional_batch_norm(bn, x);
+    return bn.forward(x);
+  }
   return synchronized_batch_norm(bn, x);
 }
 

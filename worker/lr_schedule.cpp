@@ -12,12 +12,15 @@ namespace uda::worker {
 namespace {
 using config::Type;
 const config::KeyRegistrar kScheduleKeys({
-    {"schedule.policy", Type::String, "poly", "LR policy: poly|step|cosine|constant (mmcv LrUpdaterHook semantics).",
-     false, {"poly", "step", "cosine", "constant"}},
-    {"schedule.power", Type::Number, 1.0, "poly: lr = (base - min_lr) * (1 - iter/max_iters)^power + min_lr."},
+    {"schedule.policy", Type::String, "poly",
+     "LR policy: poly|step|cosine|constant|inv (mmcv LrUpdaterHook semantics; inv: base * (1 + gamma * iter)^-power, "
+     "mmcv InvLrUpdaterHook, the CDAN/GVB/MetaAlign inv_lr_scheduler).",
+     false, {"poly", "step", "cosine", "constant", "inv"}},
+    {"schedule.power", Type::Number, 1.0,
+     "poly: lr = (base - min_lr) * (1 - iter/max_iters)^power + min_lr; inv: the power of (1 + gamma * iter)."},
     {"schedule.min_lr", Type::Number, 0.0, "poly/cosine: final learning rate."},
     {"schedule.steps", Type::Array, nlohmann::json::array(), "step: iterations at which lr is multiplied by gamma."},
-    {"schedule.gamma", Type::Number, 0.1, "step: multiplier at each step."},
+    {"schedule.gamma", Type::Number, 0.1, "step: multiplier at each step; inv: the gamma of (1 + gamma * iter)."},
     {"schedule.warmup", Type::String, "none", "Warm-up: none|linear|constant|exp (mmcv).", false,
      {"none", "linear", "constant", "exp"}},
     {"schedule.warmup_iters", Type::Int, 0, "Warm-up length in iterations."},
@@ -69,6 +72,10 @@ double LrSchedule::regular_lr(double base_lr, int64_t iter) const {
     for (auto s : o_.steps)
       if (iter >= s) ++exp;
     return base_lr * std::pow(o_.gamma, exp);
+  }
+  if (o_.policy == "inv") {
+    // InvLrUpdaterHook.get_lr; MetaAlign classification/lr_scheduler.py:7-8.
+    return base_lr * std::pow(1.0 + o_.gamma * progress, -o_.power);
   }
   if (o_.policy == "cosine") {
     // CosineAnnealingLrUpdaterHook.get_lr -> annealing_cos(base, target, progress/max)

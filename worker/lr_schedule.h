@@ -13,11 +13,11 @@ class Config;
 namespace uda::worker {
 
 struct LrScheduleOptions {
-  std::string policy = "poly";  // poly | step | cosine | constant
-  double power = 1.0;           // poly
+  std::string policy = "poly";  // poly | step | cosine | constant | inv
+  double power = 1.0;           // poly, inv
   double min_lr = 0.0;          // poly, cosine (absolute)
   std::vector<int64_t> steps;   // step: iterations at which lr *= gamma
-  double gamma = 0.1;           // step
+  double gamma = 0.1;           // step, inv
   std::string warmup = "none";  // none | linear | constant | exp
   int64_t warmup_iters = 0;
   double warmup_ratio = 0.1;

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "models/layers/fast_weights.h"
 #include "models/layers/sample_randomness.h"
 
 namespace uda::models {
@@ -16,7 +17,15 @@ torch::Tensor ClassifierImpl::features(const torch::Tensor& x) {
 }
 
 torch::Tensor ClassifierImpl::classify(const torch::Tensor& features) {
-  return linear_ ? linear_->forward(features) : mlp_->forward(features);
+  if (linear_) return linear(*linear_, features);
+  // The mlp head's Linear-ReLU-Linear-ReLU-Linear, layer by layer so that the
+  // Linears fetch their parameters through fast_weight().
+  torch::Tensor y = features;
+  for (const auto& m : mlp_->children()) {
+    if (auto* l = m->as<torch::nn::LinearImpl>()) y = linear(*l, y);
+    else y = torch::relu(y);
+  }
+  return y;
 }
 
 void ClassifierImpl::train(bool on) {

@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include "models/layers/fast_weights.h"
+
 namespace uda::models {
 
 MnistCnnImpl::MnistCnnImpl(const ClassifierConfig& cfg) : ClassifierImpl(cfg) {
@@ -23,10 +25,12 @@ MnistCnnImpl::MnistCnnImpl(const ClassifierConfig& cfg) : ClassifierImpl(cfg) {
 
 torch::Tensor MnistCnnImpl::featurize(const torch::Tensor& x) {
   // [db] MNIST_CNN.forward (:189-208): conv -> ReLU -> GroupNorm, x4; avgpool; view(N, -1).
-  auto y = bn0->forward(torch::relu(conv1->forward(x)));
-  y = bn1->forward(torch::relu(conv2->forward(y)));
-  y = bn2->forward(torch::relu(conv3->forward(y)));
-  y = bn3->forward(torch::relu(conv4->forward(y)));
+  // Layers through models/layers/fast_weights.h (meta-learning evaluates the
+  // network at substituted parameters).
+  auto y = group_norm(*bn0, torch::relu(conv2d(*conv1, x)));
+  y = group_norm(*bn1, torch::relu(conv2d(*conv2, y)));
+  y = group_norm(*bn2, torch::relu(conv2d(*conv3, y)));
+  y = group_norm(*bn3, torch::relu(conv2d(*conv4, y)));
   return torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1);
 }
 

@@ -126,3 +126,16 @@ TEST(LrSchedule, StepCosineConstantAndAdventPoly) {
   EXPECT_DOUBLE_EQ(warm.lr(1.0, 4), poly.lr(1.0, 4) * 0.1);
   EXPECT_DOUBLE_EQ(warm.lr(1.0, 5), poly.lr(1.0, 5));
 }
+
+TEST(LrSchedule, InvIsMetaAlignsInvLrScheduler) {
+  // MetaAlign classification/lr_scheduler.py: lr * (1 + gamma * iter)^(-power), gamma 0.001, power 0.75.
+  uda::worker::LrScheduleOptions o;
+  o.max_iters = 10002;
+  o.policy = "inv";
+  o.gamma = 0.001;
+  o.power = 0.75;
+  uda::worker::LrSchedule inv(o);
+  EXPECT_DOUBLE_EQ(inv.lr(1e-3, 0), 1e-3);
+  EXPECT_DOUBLE_EQ(inv.lr(1e-2, 1000), 1e-2 * std::pow(2.0, -0.75));
+  EXPECT_NEAR(inv.lr(1e-3, 10000), 1e-3 * std::pow(11.0, -0.75), 1e-18);
+}
