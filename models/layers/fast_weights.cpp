@@ -57,7 +57,8 @@ bool has_fast_weight(const at::Tensor& param) {
 at::Tensor conv2d(torch::nn::Conv2dImpl& m, const at::Tensor& x) {
   if (!has_fast_weight(m.weight) && !has_fast_weight(m.bias)) return m.forward(x);
   const auto& o = m.options;
-  if (!c10::get_if<torch::enumtype::kZeros>(&o.padding_mode()))
+  // get_enum_name: the one spelling that works with libtorch 1.13's c10::variant and 2.x's std::variant.
+  if (torch::enumtype::get_enum_name(o.padding_mode()) != "kZeros")
     throw std::logic_error("fast weights: Conv2d with a padding mode other than zeros is not supported");
   // Conv2dImpl::_conv_forward with the replaced weight and bias.
   return torch::nn::functional::detail::conv2d(x, fast_weight(m.weight), fast_weight(m.bias), o.stride(),

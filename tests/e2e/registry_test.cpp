@@ -117,35 +117,44 @@ TEST_P(Registry, WorldSizeAndResumeOnOtherWorldSize) {
   const auto reference = train("1x4", 1, 2 * b, 1);
   const auto threads = train("1x4-2threads", 1, 2 * b, 2);
   const auto ranks = train("2x2", 2, b, 1);
-  // The uninterrupted 2-rank run wrote a checkpoint mid-run (the toy
-  // config's checkpoint_interval); resume it on one rank with the same
-  // global batch.
-  std::string mid;
-  for (const auto& e : fs::directory_iterator(fs::path(ranks) / "checkpoints"))
-    if (e.is_directory() && (mid.empty() || e.path().string() < mid)) mid = e.path().string();
-  ASSERT_FALSE(mid.empty()) << "the toy config must checkpoint before its last iteration";
-  const auto resumed = train("2x2-resumed-1x4", 1, 2 * b, 1, {"--resume", mid});
+  // The toy configs checkpoint every iteration. The 2-rank run is resumed
+  // from its checkpoint of iteration kMid on one rank with the same global
+  // batch.
+  auto at = [](const std::string& run, int iter) {
+    char name[32];
+    snprintf(name, sizeof name, "iter_%08d", iter);
+    return (fs::path(run) / "checkpoints" / name).string();
+  };
+  constexpr int kMid = 3, kLast = 6;
+  ASSERT_TRUE(fs::exists(at(ranks, kMid))) << "the toy config must checkpoint every iteration and run " << kLast;
+  const auto resumed = train("2x2-resumed-1x4", 1, 2 * b, 1, {"--resume", at(ranks, kMid)});
   if (HasFailure()) return;
 
-  const auto floor = diff(threads, reference);
-  const auto world = diff(ranks, reference);
-  const auto resume = diff(resumed, ranks);
-  // The floor is what float reassociation alone does to this algorithm in
-  // these steps. Discrete decisions (a pixel's confidence crossing the
-  // pseudo-label threshold, an argmax) turn that noise into occasional flips
-  // that one run has and another has not: measured up to 1e-5 (L2) and 5e-3
-  // (largest tensor), hence the absolute terms. A rank-dependent draw or
-  // statistic moves the state by 1.6e-4 to 8e-3 (L2) and 0.09 to 2 (largest
-  // tensor): docs/SCALING.md shows the measurements.
-  const double tol_l2 = std::max(10 * floor.l2, 5e-5), tol_max = std::max(10 * floor.max, 2e-2);
-  std::cout << "[world-size] " << algo << ": floor (1 vs 2 threads) L2 " << floor.l2 << " max " << floor.max
-            << "; 2 ranks x b vs 1 rank x 2b: L2 " << world.l2 << " max " << world.max << " (" << world.worst
-            << "); resumed on 1 rank vs 2 ranks: L2 " << resume.l2 << " max " << resume.max << " (" << resume.worst
-            << ")\n";
-  EXPECT_LE(world.l2, tol_l2) << "worst tensor " << world.worst;
-  EXPECT_LE(world.max, tol_max) << "worst tensor " << world.worst;
-  EXPECT_LE(resume.l2, tol_l2) << "worst tensor " << resume.worst;
-  EXPECT_LE(resume.max, tol_max) << "worst tensor " << resume.worst;
+  // The floor is what float reassociation alone does to this algorithm: one
+  // rank with 1 and with 2 intra-op threads, at the same iteration. Early
+  // in a run the other differences must stay within 10x the floor, and at
+  // least within 5e-5 (L2) / 2e-2 (largest tensor): discrete decisions —
+  // Adam's sign-like first steps on gradients that are zero up to rounding,
+  // ReLU plateaus, a pixel's confidence crossing a threshold — turn float
+  // noise into flips that one run has and another has not (measured up to
+  // 1.3e-5 L2 within 3 steps). Over more steps that noise grows chaotically
+  // on some toys (up to 1.5e-4 after 6), so the end of the run is held to a
+  // looser 1e-3. A rank-dependent draw or statistic moves the state by
+  // 1.6e-4 to 8e-3 (L2) and 0.09 to 2 (largest tensor) within these steps
+  // (docs/SCALING.md).
+  auto check = [&](const char* what, const std::string& a, const std::string& b, int iter, double l2_floor) {
+    const auto floor = diff(at(threads, iter), at(reference, iter));
+    const auto d = diff(at(a, iter), at(b, iter));
+    const double tol_l2 = std::max(10 * floor.l2, l2_floor), tol_max = std::max(10 * floor.max, 2e-2);
+    std::cout << "[world-size] " << algo << " @" << iter << " " << what << ": L2 " << d.l2 << " max " << d.max << " ("
+              << d.worst << "); floor L2 " << floor.l2 << " max " << floor.max << "\n";
+    EXPECT_LE(d.l2, tol_l2) << what << " at iteration " << iter << ", worst tensor " << d.worst;
+    EXPECT_LE(d.max, tol_max) << what << " at iteration " << iter << ", worst tensor " << d.worst;
+  };
+  check("2 ranks x b vs 1 rank x 2b", ranks, reference, kMid, 5e-5);
+  check("resumed on 1 rank vs 2 ranks", resumed, ranks, kMid + 1, 5e-5);
+  check("2 ranks x b vs 1 rank x 2b", ranks, reference, kLast, 1e-3);
+  check("resumed on 1 rank vs 2 ranks", resumed, ranks, kLast, 1e-3);
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryAlgorithm, Registry, ::testing::ValuesIn(registered_algorithms()),
