@@ -156,3 +156,45 @@ TEST(ReportBrowserTest, SelfCheckSeesErrorsAndBlankCanvases) {
   EXPECT_EQ(r.canvases, static_cast<int>(chart_count(page)) + 1);
   EXPECT_NE(console_lines(r.log), "");
 }
+
+// The controls, driven by a script after the page drew: the log-scale
+// toggle, the smoothing slider, drag-to-zoom and double-click to zoom out.
+TEST(ReportBrowserTest, ControlsChangeTheChartsWithoutErrors) {
+  TempDir t;
+  uda::test::write_seg_run(t / "run");
+  std::string html = read_text(uda::cli::write_report(t / "run"));
+  const std::string drive = R"js(<script>
+(() => {
+  const canvas = document.querySelector('#chart-loss canvas');
+  const chart = Chart.getChart(canvas);
+  const seen = [];
+  document.querySelector('#chart-loss input[type=checkbox]').click();
+  seen.push(`y=${chart.options.scales.y.type}`);
+  const slider = document.querySelector('#uda-toolbar input[type=range]');
+  slider.value = '0';
+  slider.dispatchEvent(new Event('input'));
+  seen.push(`datasets=${chart.data.datasets.length}`);
+  const r = canvas.getBoundingClientRect();
+  const mouse = (target, type, f) => target.dispatchEvent(new MouseEvent(type,
+      { clientX: r.left + f * r.width, clientY: r.top + r.height / 2, button: 0, bubbles: true }));
+  mouse(canvas, 'mousedown', 0.4);
+  mouse(canvas, 'mousemove', 0.7);
+  mouse(window, 'mouseup', 0.7);
+  seen.push(`zoomed=${chart.options.scales.x.min > 2 && chart.options.scales.x.max < 12}`);
+  mouse(canvas, 'dblclick', 0.5);
+  seen.push(`unzoomed=${chart.options.scales.x.min === undefined}`);
+  const p = document.createElement('p');
+  p.id = ['driven', 'result'].join('-');  // not spelled out: the dump has this script's text too
+  p.textContent = seen.join(' ');
+  document.body.appendChild(p);
+  UdaChecks.verdict();
+})();
+</script>
+)js";
+  html.insert(html.rfind("</body>"), drive);
+  write_text(t / "driven.html", html);
+  const Loaded r = load(t / "driven.html");
+  EXPECT_EQ(between(r.dom, "<p id=\"driven-result\">", "</p>"), "y=logarithmic datasets=3 zoomed=true unzoomed=true");
+  EXPECT_EQ(r.errors, 0) << r.error_text;
+  EXPECT_EQ(r.blank, 0);
+}
