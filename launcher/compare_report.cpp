@@ -154,21 +154,27 @@ LineChart overlay(const std::string& id, const std::vector<ComparedRun>& runs, b
   return c;
 }
 
+// The summary metrics that some run's evaluations have.
+std::vector<SummaryMetric> evaluated_metrics(const std::vector<ComparedRun>& runs) {
+  std::vector<SummaryMetric> out;
+  for (const auto& m : summary_metrics())
+    if (std::any_of(runs.begin(), runs.end(), [&](const ComparedRun& r) {
+          const auto present = summary_metrics_present(r.evals);
+          return std::any_of(present.begin(), present.end(), [&](const SummaryMetric& p) { return p.key == m.key; });
+        }))
+      out.push_back(m);
+  return out;
+}
+
 void curves_section(const std::vector<ComparedRun>& runs, ReportBody& body) {
   std::vector<std::string> losses;
-  std::vector<SummaryMetric> metrics;
-  for (const auto& r : runs) {
+  for (const auto& r : runs)
     for (const auto& k : loss_keys(r.metrics))
       if (std::find(losses.begin(), losses.end(), k) == losses.end()) losses.push_back(k);
-    for (const auto& m : summary_metrics_present(r.evals))
-      if (std::none_of(metrics.begin(), metrics.end(), [&](const SummaryMetric& x) { return x.key == m.key; }))
-        metrics.push_back(m);
-  }
   size_t n = 0;
-  for (const auto& m : summary_metrics())  // in the documented order
-    if (std::any_of(metrics.begin(), metrics.end(), [&](const SummaryMetric& x) { return x.key == m.key; }))
-      body.line_chart(std::string("Evaluation: ") + m.label, overlay("curve-" + std::to_string(n++), runs, true, m.key),
-                      "");
+  for (const auto& m : evaluated_metrics(runs))
+    body.line_chart(std::string("Evaluation: ") + m.label, overlay("curve-" + std::to_string(n++), runs, true, m.key),
+                    "");
   for (const auto& k : losses)
     body.line_chart("Training: " + html_escape(k), overlay("curve-" + std::to_string(n++), runs, false, k), "");
   if (n == 0) body.html += "<p>No run has logged a loss or an evaluation yet.</p>\n";
