@@ -48,6 +48,16 @@ class Algorithm {
   // Logits [N, C, H, W] at the input size, for evaluation (teacher or student
   // as the method prescribes).
   virtual at::Tensor predict(const at::Tensor& images) = 0;
+
+  // Pictures for `uda report` (worker/report_images.h). Called on rank 0
+  // only, after an evaluation: they must not communicate, draw random
+  // numbers or change what training continues with.
+  // Pseudo-labels [N, H, W] (int64 class ids) of evaluation images
+  // [N, 3, H, W], or an undefined tensor when the method has none.
+  virtual at::Tensor pseudo_label(const at::Tensor& images) { return {}; }
+  // Named image batches [N, C, H, W] (C = 1 or 3, values in [0, 1]), each
+  // shown as one grid: a generator's samples, say.
+  virtual std::vector<std::pair<std::string, at::Tensor>> report_images() { return {}; }
 };
 
 using AlgorithmFactory = std::function<std::unique_ptr<Algorithm>()>;

@@ -120,8 +120,11 @@ void add_demo_command(CLI::App& app) {
                      &out),
             "eval " + name);
       results[name] = nlohmann::json::parse(out);
-      check(run_self({"--log-level", "warn", "report", (root / ("run_" + name)).string()}), "report " + name);
     }
+    // Each run's page (run_*/report/index.html) and one comparing both.
+    check(run_self({"--log-level", "warn", "report", (root / "run_source_only").string(),
+                    (root / ("run_" + method)).string(), "--out", (root / "report").string()}),
+          "report");
     const auto& so = results["source_only"];
     const auto& ad = results[method];
     std::ostringstream table;
@@ -143,7 +146,9 @@ void add_demo_command(CLI::App& app) {
     summary << minutes << " min.\n\n" << table.str() << "\nGain of " << method << " over source-only: " << gain
             << " mIoU points.\n\nRuns: `" << (root / "run_source_only").string() << "`, `"
             << (root / ("run_" + method)).string()
-            << "` (metrics.jsonl, eval.jsonl, checkpoints/; curves and per-class plots in report/index.html).\n";
+            << "` (metrics.jsonl, eval.jsonl, checkpoints/; curves, per-class IoU and pictures in report/index.html); "
+               "both compared in `"
+            << (root / "report/index.html").string() << "`.\n";
     fs_util::write_file_atomic((root / "SUMMARY.md").string(), summary.str());
     char gain_text[32];
     snprintf(gain_text, sizeof gain_text, "%+.1f", gain);

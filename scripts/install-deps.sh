@@ -11,6 +11,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev zlib1g-dev libopencv-imgproc-dev libjpeg62-turbo-dev libssl-dev
+  libjs-chart.js chromium
   python3-torch python3-torchvision python3-numpy python3-h5py python3-pil
   dataset-fashion-mnist
   slurm-wlm munge slurm-wlm-basic-plugins

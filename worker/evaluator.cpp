@@ -8,23 +8,22 @@
 
 namespace uda::worker {
 
+at::Tensor predicted_classes(const at::Tensor& logits, const at::Tensor& labels) {
+  if (logits.dim() != 4) return logits.argmax(1).to(torch::kCPU);
+  auto l = logits;
+  if (l.size(2) != labels.size(-2) || l.size(3) != labels.size(-1))
+    l = torch::nn::functional::interpolate(l.to(torch::kFloat),
+                                           torch::nn::functional::InterpolateFuncOptions()
+                                               .size(std::vector<int64_t>{labels.size(-2), labels.size(-1)})
+                                               .mode(torch::kBilinear)
+                                               .align_corners(false));
+  return l.argmax(1).to(torch::kCPU);
+}
+
 void accumulate(ConfusionMatrix& cm, const at::Tensor& logits, const at::Tensor& labels) {
   const int n = cm.num_classes();
-  at::Tensor pred;
-  at::Tensor gt = labels.to(torch::kCPU, torch::kLong);
-  if (logits.dim() == 4) {
-    auto l = logits;
-    if (l.size(2) != gt.size(-2) || l.size(3) != gt.size(-1))
-      l = torch::nn::functional::interpolate(
-          l.to(torch::kFloat), torch::nn::functional::InterpolateFuncOptions()
-                                   .size(std::vector<int64_t>{gt.size(-2), gt.size(-1)})
-                                   .mode(torch::kBilinear)
-                                   .align_corners(false));
-    pred = l.argmax(1).to(torch::kCPU).reshape(-1);
-  } else {
-    pred = logits.argmax(1).to(torch::kCPU).reshape(-1);
-  }
-  gt = gt.reshape(-1);
+  const at::Tensor pred = predicted_classes(logits, labels).reshape(-1);
+  at::Tensor gt = labels.to(torch::kCPU, torch::kLong).reshape(-1);
   auto valid = gt.ne(255);
   auto g = gt.masked_select(valid);
   auto p = pred.masked_select(valid);
@@ -41,25 +40,32 @@ void accumulate(ConfusionMatrix& cm, const at::Tensor& logits, const at::Tensor&
   for (int64_t i = 0; i < int64_t{n} * n; ++i) counts[i] += acc[i];
 }
 
-ConfusionMatrix evaluate(const PredictFn& predict, EvalSource& data, comm::Communicator& comm) {
+ConfusionMatrix evaluate(const PredictFn& predict, EvalSource& data, comm::Communicator& comm, EvalObserver* observer,
+                         const std::string& set) {
   ConfusionMatrix cm(data.num_classes());
   data.reset();
   at::Tensor images, labels;
   {
     torch::NoGradGuard no_grad;
-    while (data.next(images, labels)) accumulate(cm, predict(images), labels);
+    while (data.next(images, labels)) {
+      const at::Tensor logits = predict(images);
+      accumulate(cm, logits, labels);
+      if (observer) observer->batch(set, images, labels, logits);
+    }
   }
   auto counts = torch::from_blob(cm.counts().data(), {static_cast<int64_t>(cm.counts().size())}, torch::kLong).clone();
   comm.all_reduce(counts, comm::ReduceOp::Sum);
   std::copy(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel(), cm.counts().begin());
+  if (observer) observer->matrix(set, cm, data.class_names());
   return cm;
 }
 
-nlohmann::json evaluate_suite(const PredictFn& predict, EvalSuite& suite, comm::Communicator& comm) {
+nlohmann::json evaluate_suite(const PredictFn& predict, EvalSuite& suite, comm::Communicator& comm,
+                              EvalObserver* observer) {
   nlohmann::json j = nlohmann::json::object();
   auto number = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
   for (auto& set : suite.sets()) {
-    auto cm = evaluate(predict, *set.source, comm);
+    auto cm = evaluate(predict, *set.source, comm, observer, set.name);
     if (set.name.empty()) {
       j.update(cm.to_json(set.source->class_names()));
     } else {

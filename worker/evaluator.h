@@ -13,19 +13,40 @@ namespace uda::worker {
 
 using PredictFn = std::function<at::Tensor(const at::Tensor& images)>;
 
+// Sees what an evaluation computes on this rank (worker/report_images.h
+// makes pictures of it). It must not communicate: it runs on one rank.
+class EvalObserver {
+ public:
+  virtual ~EvalObserver() = default;
+  // One batch of set `set` ("" for plain validation): the images as given
+  // to predict, the labels and the logits.
+  virtual void batch(const std::string& set, const at::Tensor& images, const at::Tensor& labels,
+                     const at::Tensor& logits) = 0;
+  // The set's confusion matrix over all ranks, with the class names.
+  virtual void matrix(const std::string& set, const ConfusionMatrix& cm, const std::vector<std::string>& classes) = 0;
+};
+
 // Logits are resized bilinearly (align_corners false) to the label size
 // before the argmax, as mmseg does for full-resolution validation labels.
-ConfusionMatrix evaluate(const PredictFn& predict, EvalSource& data, comm::Communicator& comm);
+ConfusionMatrix evaluate(const PredictFn& predict, EvalSource& data, comm::Communicator& comm,
+                         EvalObserver* observer = nullptr, const std::string& set = "");
 
 // Every set of a suite (worker/batch_source.h): the validation set's mIoU,
 // per-class IoU and accuracy unprefixed; a named set's accuracy and mean
 // class accuracy as <name>_acc and <name>_class_acc; then the suite's
 // summaries (DG: train_domain_val_acc, test_domain_acc). The same record in
-// training (eval.jsonl) and in `uda eval`.
-nlohmann::json evaluate_suite(const PredictFn& predict, EvalSuite& suite, comm::Communicator& comm);
+// training (eval.jsonl) and in `uda eval`. `observer` (may be null) sees
+// every batch and set.
+nlohmann::json evaluate_suite(const PredictFn& predict, EvalSuite& suite, comm::Communicator& comm,
+                              EvalObserver* observer = nullptr);
 
 // Adds a batch to a confusion matrix (labels 255 ignored; other labels
 // outside [0, C) are an error naming the value).
 void accumulate(ConfusionMatrix& cm, const at::Tensor& logits, const at::Tensor& labels);
+
+// The predicted classes (int64, on the CPU): [N, h, w] of segmentation
+// logits [N, C, H, W] resized to the labels' size h x w as accumulate()
+// does, or [N] of classification logits [N, C].
+at::Tensor predicted_classes(const at::Tensor& logits, const at::Tensor& labels);
 
 }  // namespace uda::worker

@@ -9,6 +9,7 @@
 #include "storage/checkpoint_files.h"
 #include "worker/data_streams.h"
 #include "worker/evaluator.h"
+#include "worker/label_palette.h"
 
 #include <hdf5.h>
 #include <spdlog/spdlog.h>
@@ -22,12 +23,6 @@ namespace fs = std::filesystem;
 namespace uda::worker {
 
 namespace {
-
-// Cityscapes train-id colours (cityscapesScripts labels.py).
-const uint8_t kPalette[19][3] = {{128, 64, 128}, {244, 35, 232}, {70, 70, 70},   {102, 102, 156}, {190, 153, 153},
-                                 {153, 153, 153}, {250, 170, 30}, {220, 220, 0},  {107, 142, 35},  {152, 251, 152},
-                                 {70, 130, 180},  {220, 20, 60},  {255, 0, 0},    {0, 0, 142},     {0, 0, 70},
-                                 {0, 60, 100},    {0, 80, 100},   {0, 0, 230},    {119, 11, 32}};
 
 storage::StateDict from_checkpoint(const storage::LoadedCheckpoint& ck) {
   storage::StateDict sd;
@@ -191,19 +186,9 @@ int infer(const config::Config& cfg, const std::string& weights, const InferOpti
   torch::NoGradGuard ng;
   for (const auto& [name, x] : inputs) {
     auto logits = net->predict(x).contiguous();
-    auto pred = logits.argmax(1)[0].to(torch::kLong);
-    data::Image mask;
-    mask.height = static_cast<int>(pred.size(0));
-    mask.width = static_cast<int>(pred.size(1));
-    mask.channels = 3;
-    mask.pixels.resize(mask.size());
-    auto acc = pred.accessor<int64_t, 2>();
-    for (int y = 0; y < mask.height; ++y)
-      for (int xx = 0; xx < mask.width; ++xx) {
-        const int64_t c = acc[y][xx];
-        const uint8_t* col = c >= 0 && c < 19 ? kPalette[c] : kPalette[0];
-        std::copy(col, col + 3, &mask.pixels[(static_cast<size_t>(y) * mask.width + xx) * 3]);
-      }
+    auto pred = logits.argmax(1)[0].to(torch::kCPU, torch::kLong).contiguous();
+    const data::Image mask =
+        colourise(pred.data_ptr<int64_t>(), static_cast<int>(pred.size(0)), static_cast<int>(pred.size(1)));
     data::write_png((fs::path(o.out_dir) / (name + ".png")).string(), mask);
     if (logits_file >= 0) {
       hsize_t dims[4];

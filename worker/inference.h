@@ -60,7 +60,7 @@ struct InferOptions {
   std::string which = "student";
   bool save_logits = false;  // <out>/logits.h5
 };
-// Writes <out>/<name>.png colourised with the Cityscapes palette per image.
+// Writes <out>/<name>.png colourised with the Cityscapes palette (label_palette.h) per image.
 // Returns the number of images predicted.
 int infer(const config::Config& cfg, const std::string& weights, const InferOptions& options);
 

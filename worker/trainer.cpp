@@ -4,10 +4,12 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/schema.h"
+#include "data/pipeline/loader_config.h"
 #include "models/layers/sample_randomness.h"
 #include "models/sync_batch_norm.h"
 #include "worker/evaluator.h"
 #include "worker/preemption.h"
+#include "worker/report_images.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -32,6 +34,10 @@ const config::KeyRegistrar kTrainerKeys({
     {"train.verify_replicas_interval", Type::Int, 0,
      "Debug: check every N iterations that all ranks hold identical parameters (0 = off)."},
     {"train.eval_metric", Type::String, "miou", "Metric that selects the best checkpoint (higher is better)."},
+    {"train.report_images", Type::Int, 4,
+     "Pictures rank 0 writes at each evaluation into report_images/iter_N/ for `uda report`: this many evaluation "
+     "images with ground truth, prediction and pseudo-labels (segmentation), confusion matrices (classification), "
+     "the algorithm's image grids; 0 = off."},
 });
 
 using Clock = std::chrono::steady_clock;
@@ -118,12 +124,18 @@ void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSuite
   }
   synchronize_replicas(*ctx_);
   install_preemption_handlers(cfg_.get<std::string>("train.preempt_signal"));
+  const int64_t pictures = cfg_.get<int64_t>("train.report_images");
+  if (pictures > 0 && comm_.rank() == 0) {
+    const auto val = data::pipeline::transform_config(cfg_, "val");
+    report_images_ = std::make_unique<ReportImages>(static_cast<int>(pictures), val.mean, val.std);
+  }
 }
 
 nlohmann::json Trainer::evaluate_now(int64_t iter) {
   if (!eval_) return nullptr;
   auto t0 = Clock::now();
-  auto j = evaluate_suite([this](const at::Tensor& x) { return algorithm_->predict(x); }, *eval_, comm_);
+  auto j = evaluate_suite([this](const at::Tensor& x) { return algorithm_->predict(x); }, *eval_, comm_,
+                          report_images_.get());
   std::string summary;
   for (const char* key : {"miou", "accuracy", "train_domain_val_acc", "test_domain_acc"})
     if (j.contains(key) && j[key].is_number()) summary += fmt::format("  {} {:.2f}", key, 100 * j[key].get<double>());
@@ -138,6 +150,7 @@ nlohmann::json Trainer::evaluate_now(int64_t iter) {
     line["eval_seconds"] = seconds;
     std::ofstream(std::filesystem::path(run_dir_) / "eval.jsonl", std::ios::app) << line.dump() << "\n";
   }
+  if (report_images_) report_images_->write(run_dir_, iter, j, *algorithm_);
   return j;
 }
 

@@ -19,6 +19,8 @@ class Config;
 
 namespace uda::worker {
 
+class ReportImages;
+
 // Saves and restores the whole training state (worker/checkpointer.h).
 class Checkpointer {
  public:
@@ -62,6 +64,7 @@ class Trainer {
   std::unique_ptr<BatchSource> data_;
   std::unique_ptr<EvalSuite> eval_;
   std::unique_ptr<Checkpointer> checkpointer_;
+  std::unique_ptr<ReportImages> report_images_;  // rank 0 with train.report_images > 0
   int64_t start_iter_ = 0;
   nlohmann::json best_;
   bool owns_batch_norm_sync_ = false;  // installed runtime.sync_bn; removed on destruction

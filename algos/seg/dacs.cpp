@@ -269,6 +269,16 @@ class Dacs : public Algorithm {
     return net_->predict(images);
   }
 
+  // The teacher's argmax, as its pseudo-labels in training, but in eval mode:
+  // BatchNorm uses (and keeps) its running statistics, so neither the
+  // teacher's buffers nor a synchronised BatchNorm's collective are touched;
+  // the next train_step sets the teacher's mode again.
+  at::Tensor pseudo_label(const at::Tensor& images) override {
+    torch::NoGradGuard ng;
+    teacher_->eval();
+    return teacher_->predict(images).argmax(1);
+  }
+
  private:
   struct Mixed {
     at::Tensor images, labels, weight;

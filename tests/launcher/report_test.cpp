@@ -1,198 +1,185 @@
-// `uda report`: plots decoded back with libpng (sizes, drawn series colours,
-// bar lengths), the HTML page (labels, final metrics, escaping) and the
-// errors for missing or malformed inputs.
+// `uda report`: the page of one run (one self-contained file: Chart.js and
+// the page's scripts inline, the charts as JSON data, the pictures as data:
+// URIs), the comparison page of a sweep or of several runs, --watch, and the
+// errors for missing or malformed inputs. That the pages draw in a browser
+// is report_browser_test.cpp's part.
+#include "launcher/compare_report.h"
 #include "launcher/report.h"
 
 #include "core/error.h"
+#include "launcher/subprocess.h"
+#include "tests/launcher/dg_fixture.h"
+#include "tests/launcher/report_fixture.h"
 #include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <png.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <algorithm>
-#include <cmath>
+#include <chrono>
 #include <filesystem>
+#include <functional>
+#include <thread>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using uda::cli::Rgb;
 using uda::test::read_text;
 using uda::test::TempDir;
 using uda::test::write_text;
 
 namespace {
 
-struct Decoded {
-  int width = 0, height = 0;
-  std::vector<uint8_t> rgb;
-
-  Rgb at(int x, int y) const {
-    const size_t i = (static_cast<size_t>(y) * static_cast<size_t>(width) + static_cast<size_t>(x)) * 3;
-    return {rgb[i], rgb[i + 1], rgb[i + 2]};
-  }
-  size_t count(Rgb c) const {
-    size_t n = 0;
-    for (size_t i = 0; i + 2 < rgb.size(); i += 3) n += rgb[i] == c.r && rgb[i + 1] == c.g && rgb[i + 2] == c.b;
-    return n;
-  }
-  size_t count_in_row(int y, Rgb c) const {
-    size_t n = 0;
-    for (int x = 0; x < width; ++x) n += at(x, y) == c;
-    return n;
-  }
-};
-
-// Decodes with libpng itself (not with the code under test).
-Decoded decode(const std::string& path) {
-  png_image image{};
-  image.version = PNG_IMAGE_VERSION;
-  Decoded d;
-  if (!png_image_begin_read_from_file(&image, path.c_str())) {
-    ADD_FAILURE() << path << ": " << image.message;
-    return d;
-  }
-  image.format = PNG_FORMAT_RGB;
-  d.width = static_cast<int>(image.width);
-  d.height = static_cast<int>(image.height);
-  d.rgb.resize(PNG_IMAGE_SIZE(image));
-  if (!png_image_finish_read(&image, nullptr, d.rgb.data(), 0, nullptr)) {
-    ADD_FAILURE() << path << ": " << image.message;
-    png_image_free(&image);
-    return {};
-  }
-  return d;
+// The page data: the JSON of <script type="application/json" id="uda-data">.
+json page_data(const std::string& html) {
+  const std::string open = "<script type=\"application/json\" id=\"uda-data\">";
+  const size_t at = html.find(open);
+  if (at == std::string::npos) return nullptr;
+  const size_t start = at + open.size();
+  return json::parse(html.substr(start, html.find("</script>", start) - start));
 }
 
-const std::vector<std::string> kClasses{"road", "car", "<script>alert(1)</script>", "sky"};
+json chart(const json& data, const std::string& id) {
+  for (const auto& c : data["charts"])
+    if (c["id"] == id) return c;
+  return nullptr;
+}
 
-// A run directory as the trainer writes it: 6 logged steps (one loss value
-// null), 3 evaluations, the last with an absent class.
-void write_run(const std::string& dir, bool with_evals = true) {
-  write_text(dir + "/config.json",
-             json{{"algorithm", {{"name", "dacs"}}},
-                  {"model", {{"backbone", {{"type", "mit_b0"}}}, {"head", {{"type", "daformer"}}}}},
-                  {"data", {{"batch_per_rank", 4}}},
-                  {"optimizer", {{"type", "adamw"}, {"lr", 6e-4}}},
-                  {"train", {{"max_iters", 12}}}}
-                 .dump(2));
-  std::string metrics;
-  for (int i = 1; i <= 6; ++i) {
-    json j{{"iter", 2 * i},
-           {"loss_seg", 2.0 - 0.25 * i},
-           {"loss_mix", i == 3 ? json(nullptr) : json(0.1 * i)},
-           {"loss_<x>", 0.3},
-           {"data_time", 0.01},
-           {"step_time", 0.3},
-           // As the trainer names parameter groups; model.norm has model's values.
-           {"lr",
-            {{"model", 6e-4 * (1 - i / 12.0)}, {"model.head", 6e-3 * (1 - i / 12.0)}, {"model.norm", 6e-4 * (1 - i / 12.0)}}}};
-    metrics += j.dump() + "\n";
-  }
-  write_text(dir + "/metrics.jsonl", metrics);
-  if (!with_evals) return;
-  std::string evals;
-  evals += json{{"iter", 4}, {"miou", 0.30}, {"accuracy", 0.60}, {"classes", kClasses},
-                {"per_class_iou", {0.5, 0.2, nullptr, 0.2}}}
-               .dump() +
-           "\n";
-  evals += json{{"iter", 8}, {"miou", 0.50}, {"accuracy", 0.70}, {"classes", kClasses},
-                {"per_class_iou", {0.7, 0.3, nullptr, 0.5}}}
-               .dump() +
-           "\n";
-  evals += json{{"iter", 12}, {"miou", 0.6543}, {"accuracy", 0.812}, {"classes", kClasses},
-                {"per_class_iou", {0.8, 0.4, nullptr, 0.2}}}
-               .dump() +
-           "\n";
-  write_text(dir + "/eval.jsonl", evals);
+std::vector<std::string> labels(const json& chart) {
+  std::vector<std::string> out;
+  for (const auto& s : chart["series"]) out.push_back(s["label"].get<std::string>());
+  return out;
+}
+
+size_t count(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+  return n;
 }
 
 }  // namespace
 
-TEST(ReportTest, WritesChartsThatDecodeToTheDocumentedSizesWithTheSeriesDrawn) {
+TEST(ReportTest, RunPageIsOneSelfContainedFileWithChartJsInline) {
   TempDir t;
-  write_run(t / "run");
+  uda::test::write_seg_run(t / "run");
   const std::string index = uda::cli::write_report(t / "run");
   EXPECT_EQ(fs::path(index), fs::canonical(t / "run") / "report" / "index.html");
-  ASSERT_TRUE(fs::exists(index));
-
-  for (const char* name : {"loss.png", "lr.png", "miou.png"}) {
-    const Decoded d = decode(t / "run/report/" + name);
-    EXPECT_EQ(d.width, uda::cli::kReportChartWidth) << name;
-    EXPECT_EQ(d.height, uda::cli::kReportChartHeight) << name;
-    EXPECT_GT(d.count(uda::cli::series_colour(1)), 100u) << name;  // the second series was drawn
-  }
-  // loss.png: loss_<x>, loss_mix, loss_seg (one value null); miou.png: miou, accuracy.
-  const Decoded loss = decode(t / "run/report/loss.png"), miou = decode(t / "run/report/miou.png");
-  EXPECT_GT(loss.count(uda::cli::series_colour(0)), 100u);
-  EXPECT_GT(loss.count(uda::cli::series_colour(2)), 100u);
-  EXPECT_EQ(loss.count(uda::cli::series_colour(3)), 0u);
-  EXPECT_GT(miou.count(uda::cli::series_colour(0)), 100u);
-  EXPECT_EQ(miou.count(uda::cli::series_colour(2)), 0u);
-  // lr.png: lr model.norm, drawn last, covers lr model (the same values).
-  EXPECT_GT(decode(t / "run/report/lr.png").count(uda::cli::series_colour(2)), 100u);
+  EXPECT_EQ(std::distance(fs::directory_iterator(t / "run/report"), fs::directory_iterator()), 1);  // no PNGs
+  const std::string html = read_text(index);
+  EXPECT_NE(html.find("Chart.js v3"), std::string::npos);  // Debian's chart.min.js, inlined
+  EXPECT_NE(html.find("const UdaCharts"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(html.find(" src=\"http"), std::string::npos);
+  EXPECT_EQ(html.find("<script src"), std::string::npos);
+  const json data = page_data(html);
+  ASSERT_TRUE(data.is_object());
+  EXPECT_TRUE(data["live"].is_null());
 }
 
-TEST(ReportTest, PerClassBarsAreProportionalToTheLastEvaluation) {
+TEST(ReportTest, ChartsCarryEveryLossLearningRateAndEvaluationSeries) {
   TempDir t;
-  write_run(t / "run");
-  uda::cli::write_report(t / "run");
-  const Decoded d = decode(t / "run/report/per_class_iou.png");
-  const int n = static_cast<int>(kClasses.size());
-  ASSERT_EQ(d.width, uda::cli::kReportChartWidth);
-  ASSERT_EQ(d.height, uda::cli::per_class_chart_height(kClasses.size()));
-  const int row = uda::cli::per_class_chart_height(n) - uda::cli::per_class_chart_height(n - 1);
-  const int margin = (d.height - n * row) / 2;
-  auto bar = [&](int i) { return d.count_in_row(margin + i * row + row / 2, uda::cli::series_colour(0)); };
-  // Last evaluation: road 0.8, car 0.4, (absent), sky 0.2.
-  ASSERT_GT(bar(0), 0u);
-  EXPECT_NEAR(static_cast<double>(bar(0)) / static_cast<double>(bar(1)), 2.0, 0.05);
-  EXPECT_NEAR(static_cast<double>(bar(1)) / static_cast<double>(bar(3)), 2.0, 0.05);
-  EXPECT_EQ(bar(2), 0u);  // absent class: no bar
-  EXPECT_NEAR(static_cast<double>(bar(0)) / (d.width - 2 * margin), 0.8, 0.02);
+  uda::test::write_seg_run(t / "run");
+  const json data = page_data(read_text(uda::cli::write_report(t / "run")));
+  const json loss = chart(data, "loss");
+  EXPECT_EQ(labels(loss), (std::vector<std::string>{"loss_<x>", "loss_mix", "loss_seg"}));  // a record's key order
+  EXPECT_TRUE(loss["log"].get<bool>());
+  EXPECT_TRUE(loss["smooth"].get<bool>());
+  EXPECT_EQ(loss["series"][1]["points"][2], json({6, nullptr}));  // loss_mix null at iteration 6: a gap
+  EXPECT_EQ(loss["series"][2]["points"][0], json({2, 1.75}));
+  EXPECT_EQ(labels(chart(data, "lr")), (std::vector<std::string>{"lr model", "lr model.head"}));
+  const json eval = chart(data, "eval");
+  EXPECT_EQ(labels(eval), (std::vector<std::string>{"mIoU", "accuracy"}));
+  EXPECT_DOUBLE_EQ(eval["series"][0]["points"][2][1].get<double>(), 65.43);
+  EXPECT_EQ(eval["y_max"], 100);
+  // The series of a chart have different colours.
+  EXPECT_NE(loss["series"][0]["colour"], loss["series"][1]["colour"]);
+  // Per-class IoU of the last evaluation as bars (the absent class none), and over the evaluations.
+  const json bars = chart(data, "per-class");
+  EXPECT_EQ(bars["type"], "bar");
+  EXPECT_EQ(bars["values"], json({80.0, 40.0, nullptr, 20.0}));
+  EXPECT_EQ(bars["labels"][2], uda::test::report_classes()[2]);
+  EXPECT_EQ(chart(data, "per-class-curves")["series"].size(), 4u);
+  // Other values: step_time (smoothed) and eval_seconds (not).
+  const json step = chart(data, "value-0"), eval_s = chart(data, "value-1");
+  EXPECT_EQ(labels(step), std::vector<std::string>{"step_time"});
+  EXPECT_TRUE(step["smooth"].get<bool>());
+  EXPECT_EQ(labels(eval_s), std::vector<std::string>{"eval_seconds"});
+  EXPECT_FALSE(eval_s["smooth"].get<bool>());
+  // Every chart has its placeholder.
+  const std::string html = read_text(t / "run/report/index.html");
+  for (const auto& c : data["charts"])
+    EXPECT_NE(html.find("id=\"chart-" + c["id"].get<std::string>() + "\""), std::string::npos) << c["id"];
 }
 
-TEST(ReportTest, PageHasLabelsFinalMetricsLegendAndEscapesFileStrings) {
+TEST(ReportTest, PageHasLabelsFinalMetricsAndEscapesFileStrings) {
   TempDir t;
-  write_run(t / "run");
+  uda::test::write_seg_run(t / "run");
   const std::string html = read_text(uda::cli::write_report(t / "run"));
-  for (const char* s : {"<title>uda report: run</title>", "dacs", "mit_b0", "daformer", "adamw",
-                        "src=\"loss.png\"", "src=\"lr.png\"", "src=\"miou.png\"", "src=\"per_class_iou.png\"",
-                        "road", "car", "sky", "65.43", "81.20", "loss_seg", "loss_mix", "lr model.head",
-                        "lr model.norm: last 0.0003 (iteration 12), min 0.0003, max 0.00055; the same values as lr model"})
+  for (const char* s : {"<title>uda report: run</title>", "dacs", "mit_b0", "daformer", "adamw", "road", "sky",
+                        "65.43", "81.20", "best miou over 3 evaluation(s): 65.43 % at iteration 12", "absent"})
     EXPECT_NE(html.find(s), std::string::npos) << s;
-  // Legend colours are the series colours of the PNGs.
-  EXPECT_NE(html.find("background:" + uda::cli::to_hex(uda::cli::series_colour(0))), std::string::npos);
-  EXPECT_NE(html.find("background:#1f77b4"), std::string::npos);
-  // Strings from the files are escaped: the hostile class name and loss key.
+  // Strings from the files are escaped, in the HTML and in the page data.
   EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
-  EXPECT_EQ(html.find("<script>"), std::string::npos);
-  EXPECT_NE(html.find("loss_&lt;x&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("<script>alert"), std::string::npos);
   EXPECT_EQ(html.find("loss_<x>"), std::string::npos);
-  // Axis ranges: iterations 2..12 fit in the x axis given on the page.
-  EXPECT_NE(html.find("x: iteration from "), std::string::npos);
-  EXPECT_NE(html.find("absent"), std::string::npos);  // the class without a value
+  EXPECT_NE(html.find("loss_\\u003cx\\u003e"), std::string::npos);
   EXPECT_EQ(html.find("No evaluation yet"), std::string::npos);
 }
 
 TEST(ReportTest, RunWithoutEvaluationsStillGetsAPage) {
   TempDir t;
-  write_run(t / "run", /*with_evals=*/false);
+  uda::test::write_seg_run(t / "run", /*with_evals=*/false);
   const std::string out = t / "elsewhere/report";
   const std::string index = uda::cli::write_report(t / "run", out);
   EXPECT_EQ(index, out + "/index.html");
   const std::string html = read_text(index);
   EXPECT_NE(html.find("No evaluation yet"), std::string::npos);
-  EXPECT_TRUE(fs::exists(out + "/loss.png"));
-  EXPECT_TRUE(fs::exists(out + "/lr.png"));
-  EXPECT_FALSE(fs::exists(out + "/miou.png"));
-  EXPECT_FALSE(fs::exists(out + "/per_class_iou.png"));
-  EXPECT_EQ(html.find("src=\"miou.png\""), std::string::npos);
+  const json data = page_data(html);
+  EXPECT_FALSE(chart(data, "loss").is_null());
+  EXPECT_TRUE(chart(data, "eval").is_null());
+  EXPECT_TRUE(chart(data, "per-class").is_null());
+  EXPECT_EQ(html.find("id=\"chart-eval\""), std::string::npos);
+}
+
+TEST(ReportTest, DomainGeneralizationRunShowsEachDomainsAccuracy) {
+  TempDir t;
+  uda::test::FakeDgRun r;
+  r.evals = {{50, {0.5, 0.6}, {0.55, 0.65}}, {100, {0.7, 0.8}, {0.75, 0.85}}};
+  r.domains = {"art", "photo"};
+  uda::test::write_dg_run(t / "dg", r);
+  const json data = page_data(read_text(uda::cli::write_report(t / "dg")));
+  const json domains = chart(data, "domains");
+  EXPECT_EQ(labels(domains), (std::vector<std::string>{"art (test) in", "art (test) out", "photo in", "photo out"}));
+  EXPECT_FALSE(domains["series"][0]["dash"].get<bool>());
+  EXPECT_TRUE(domains["series"][1]["dash"].get<bool>());
+  EXPECT_DOUBLE_EQ(domains["series"][3]["points"][1][1].get<double>(), 85.0);
+}
+
+TEST(ReportTest, PicturesOfTheNewestEvaluationAreInlined) {
+  TempDir t;
+  uda::test::write_seg_run(t / "run");
+  uda::test::write_seg_pictures(t / "run", 8, 1);
+  uda::test::write_seg_pictures(t / "run", 12, 2);
+  const std::string html = read_text(uda::cli::write_report(t / "run"));
+  EXPECT_NE(html.find("Pictures (evaluation at iteration 12)"), std::string::npos);
+  EXPECT_EQ(count(html, "src=\"data:image/png;base64,iVBORw0KGgo"), 2u * 4 + 1);  // 2 rows of 4, the grid
+  EXPECT_NE(html.find("pseudo-label"), std::string::npos);
+  EXPECT_NE(html.find("<figcaption>samples</figcaption>"), std::string::npos);
+  EXPECT_NE(html.find("background:#804080"), std::string::npos);  // the palette's legend: road
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)"), std::string::npos);
+
+  uda::test::write_dg_pictures(t / "run", 16);
+  const std::string dg = read_text(uda::cli::write_report(t / "run"));
+  EXPECT_NE(dg.find("Confusion matrices"), std::string::npos);
+  EXPECT_NE(dg.find("art in split (test domain)"), std::string::npos);
+  EXPECT_NE(dg.find("<details><summary>The other splits</summary>\n<h4>photo out split</h4>"), std::string::npos);
+  EXPECT_NE(dg.find(">50</td>"), std::string::npos);
 }
 
 TEST(ReportTest, MalformedMetricsLineIsAUserErrorNamingFileAndLine) {
   TempDir t;
-  write_run(t / "run");
+  uda::test::write_seg_run(t / "run");
   write_text(t / "run/metrics.jsonl", "{\"iter\": 2, \"loss_seg\": 1.0}\n{\"iter\": 4, \"loss_seg\": \n"
                                        "{\"iter\": 6, \"loss_seg\": 0.5}\n");
   try {
@@ -215,20 +202,21 @@ TEST(ReportTest, MalformedMetricsLineIsAUserErrorNamingFileAndLine) {
 
 TEST(ReportTest, IncompleteLastLineOfARunningTrainerIsLeftOut) {
   TempDir t;
-  write_run(t / "run");
+  uda::test::write_seg_run(t / "run");
   write_text(t / "run/metrics.jsonl", read_text(t / "run/metrics.jsonl") + "{\"iter\": 14, \"loss_se");
   const std::string html = read_text(uda::cli::write_report(t / "run"));
   EXPECT_NE(html.find("incomplete"), std::string::npos);
-  EXPECT_NE(html.find("iteration 12)"), std::string::npos);  // the last complete record
+  EXPECT_NE(html.find("Iteration 12:"), std::string::npos);  // the last complete record
+  EXPECT_NE(html.find("not finished: last logged iteration 12 of 12"), std::string::npos);
 }
 
 TEST(ReportTest, RecordsLoggedAgainAfterAResumeReplaceTheEarlierOnes) {
   TempDir t;
-  write_run(t / "run");
+  uda::test::write_seg_run(t / "run");
   write_text(t / "run/metrics.jsonl", "{\"iter\": 2, \"loss_seg\": 1.0}\n{\"iter\": 4, \"loss_seg\": 0.9}\n"
                                        "{\"iter\": 4, \"loss_seg\": 0.7}\n{\"iter\": 6, \"loss_seg\": 0.5}\n");
   const std::string html = read_text(uda::cli::write_report(t / "run"));
-  EXPECT_NE(html.find("loss_seg: last 0.5 (iteration 6), min 0.5, max 1"), std::string::npos) << html;
+  EXPECT_EQ(chart(page_data(html), "loss")["series"][0]["points"], json({{2, 1.0}, {4, 0.7}, {6, 0.5}}));
   EXPECT_NE(html.find("logged again"), std::string::npos);
 }
 
@@ -249,6 +237,85 @@ TEST(ReportTest, MissingRunDirectoryOrMetricsIsAUserError) {
   }
 }
 
+TEST(CompareReportTest, SweepPageListsEveryRunWithALinkToItsPage) {
+  TempDir t;
+  uda::test::write_lr_sweep(t / "sweep");
+  const std::string index = uda::cli::write_comparison({t / "sweep"}, "", 0);
+  EXPECT_EQ(fs::path(index), fs::path(t / "sweep/report/index.html"));
+  const std::string html = read_text(index);
+  EXPECT_NE(html.find("Comparison: sweep lr-search"), std::string::npos);
+  for (int k = 0; k < 4; ++k) {
+    const std::string run = "run" + std::to_string(k);
+    EXPECT_NE(html.find("<a href=\"../" + run + "/report/index.html\">" + run + "</a>"), std::string::npos) << run;
+    EXPECT_TRUE(fs::exists(t / "sweep" + "/" + run + "/report/index.html")) << run;
+  }
+  EXPECT_NE(html.find("<td>running</td>"), std::string::npos);  // run3 has no DONE
+  // The varied key and the seed are columns.
+  EXPECT_NE(html.find("<th>optimizer.lr</th><th>train.seed</th>"), std::string::npos);
+}
+
+TEST(CompareReportTest, CurvesAreOverlaidColouredByGroupAndDashedBySeed) {
+  TempDir t;
+  uda::test::write_lr_sweep(t / "sweep");
+  const json data = page_data(read_text(uda::cli::write_comparison({t / "sweep"}, "", 0)));
+  ASSERT_EQ(data["charts"].size(), 2u);  // mIoU, loss_seg
+  const json miou = chart(data, "curve-0"), loss = chart(data, "curve-1");
+  EXPECT_EQ(labels(miou), (std::vector<std::string>{"optimizer.lr=0.001 train.seed=1", "optimizer.lr=0.001 train.seed=2",
+                                                    "optimizer.lr=0.0001 train.seed=1",
+                                                    "optimizer.lr=0.0001 train.seed=2"}));
+  const json& s = miou["series"];
+  EXPECT_EQ(s[0]["colour"], s[1]["colour"]);
+  EXPECT_NE(s[0]["colour"], s[2]["colour"]);
+  EXPECT_EQ(s[2]["colour"], s[3]["colour"]);
+  EXPECT_FALSE(s[0]["dash"].get<bool>());
+  EXPECT_TRUE(s[1]["dash"].get<bool>());
+  EXPECT_DOUBLE_EQ(s[0]["points"][1][1].get<double>(), 100 * (0.3 + 0.1 + 0.01 + 0.1));
+  EXPECT_TRUE(loss["log"].get<bool>());
+  EXPECT_EQ(loss["series"].size(), 4u);
+}
+
+TEST(CompareReportTest, CollectTableGroupsTheFinishedRunsOverSeeds) {
+  TempDir t;
+  uda::test::write_lr_sweep(t / "sweep");
+  const std::string html = read_text(uda::cli::write_comparison({t / "sweep"}, "", 0));
+  EXPECT_NE(html.find("Selection oracle, metric miou"), std::string::npos);
+  // lr 1e-3: runs 0 and 1 (51 and 52 %); lr 1e-4: run 2 only (run 3 unfinished).
+  EXPECT_NE(html.find("<td>0.001</td><td>51.50 ± 0.71</td><td>2</td><td>*</td>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<td>0.0001</td><td>42.00 ± n/a</td><td>1</td>"), std::string::npos);
+  EXPECT_NE(html.find("run3: left out (not finished)"), std::string::npos);
+}
+
+TEST(CompareReportTest, DomainGeneralizationSweepGetsDomainBedsTables) {
+  TempDir t;
+  for (int trial = 0; trial < 2; ++trial) {
+    uda::test::FakeDgRun r;
+    r.trial_seed = trial;
+    r.evals = {{50, {0.5, 0.6}, {0.55, 0.65}}, {100, {0.7, 0.8}, {0.75, 0.85}}};
+    r.domains = {"art", "photo"};
+    uda::test::write_dg_run(t / "sweep/run" + std::to_string(trial), r);
+  }
+  const std::string html = read_text(uda::cli::write_comparison({t / "sweep"}, "", 0));
+  EXPECT_NE(html.find("Model selection: training-domain validation set"), std::string::npos) << html;
+  EXPECT_NE(html.find("Model selection: test-domain validation set (oracle)"), std::string::npos);
+  EXPECT_NE(html.find("<h4>RotatedFMNIST</h4>"), std::string::npos);
+  EXPECT_NE(html.find("<th>art</th>"), std::string::npos);
+  // The two trials are one group (one colour), the second dashed.
+  const json s = chart(page_data(html), "curve-0")["series"];
+  EXPECT_EQ(s[0]["colour"], s[1]["colour"]);
+  EXPECT_TRUE(s[1]["dash"].get<bool>());
+}
+
+TEST(CompareReportTest, SeveralRunDirectoriesNeedAnOutputDirectory) {
+  TempDir t;
+  uda::test::write_lr_sweep(t / "sweep");
+  EXPECT_THROW(uda::cli::write_comparison({t / "sweep/run0", t / "sweep/run2"}, "", 0), uda::UserError);
+  const std::string html =
+      read_text(uda::cli::write_comparison({t / "sweep/run0", t / "sweep/run2"}, t / "cmp", 0));
+  EXPECT_NE(html.find("Comparison: 2 runs"), std::string::npos);
+  EXPECT_NE(html.find("<a href=\"../sweep/run2/report/index.html\">run2</a>"), std::string::npos);
+  EXPECT_THROW(uda::cli::write_comparison({t / "sweep/run0", t / "nope"}, t / "cmp", 0), uda::UserError);
+}
+
 TEST(ReportCli, MissingRunDirectoryExitsTwoWithOneErrorLine) {
   TempDir t;
   const auto r = uda::test::run_uda({"report", t / "nope"});
@@ -260,9 +327,51 @@ TEST(ReportCli, MissingRunDirectoryExitsTwoWithOneErrorLine) {
 
 TEST(ReportCli, PrintsThePathOfTheIndexPage) {
   TempDir t;
-  write_run(t / "run");
+  uda::test::write_seg_run(t / "run");
   const auto r = uda::test::run_uda({"report", t / "run", "--out", t / "out"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, t / "out" + "/index.html\n");
-  EXPECT_TRUE(fs::exists(t / "out/per_class_iou.png"));
+  uda::test::write_lr_sweep(t / "sweep");
+  const auto s = uda::test::run_uda({"report", t / "sweep"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(s.out, t / "sweep/report/index.html\n");
+}
+
+TEST(ReportCli, WatchOfAFinishedRunWritesOnePageThatDoesNotReload) {
+  TempDir t;
+  uda::test::write_seg_run(t / "run");
+  write_text(t / "run/DONE", "12\n");
+  const auto r = uda::test::run_uda({"report", "--watch", "--interval", "1", t / "run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, fs::canonical(t / "run").string() + "/report/index.html\n");
+  EXPECT_TRUE(page_data(read_text(t / "run/report/index.html"))["live"].is_null());
+}
+
+TEST(ReportCli, WatchRewritesAReloadingPageUntilTheRunFinishes) {
+  TempDir t;
+  uda::test::write_seg_run(t / "run");
+  const pid_t pid = uda::cli::spawn_logged({UDA_BINARY, "report", "--watch", "--interval", "1", t / "run"}, t / "log");
+  const std::string index = t / "run/report/index.html";
+  auto wait_for = [](const std::function<bool()>& done) {  // up to 20 s
+    for (int i = 0; i < 200; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(100)))
+      if (done()) return true;
+    return false;
+  };
+  ASSERT_TRUE(wait_for([&] { return fs::exists(index); })) << read_text(t / "log");
+  const std::string live = read_text(index);
+  EXPECT_EQ(page_data(live)["live"], json({{"interval_s", 1}}));
+  EXPECT_NE(live.find("uda report --watch</code> rewrites this page every 1 s"), std::string::npos);
+  // A new record shows up on the next page; DONE ends the watch with a page that no longer reloads.
+  write_text(t / "run/metrics.jsonl", read_text(t / "run/metrics.jsonl") + "{\"iter\": 14, \"loss_seg\": 0.25}\n");
+  EXPECT_TRUE(wait_for([&] { return read_text(index).find("Iteration 14:") != std::string::npos; }));
+  write_text(t / "run/DONE", "14\n");
+  int status = -1;
+  if (!wait_for([&] { return waitpid(pid, &status, WNOHANG) == pid; })) {
+    kill(-pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "--watch did not end after DONE: " << read_text(t / "log");
+  }
+  EXPECT_EQ(uda::cli::exit_code_of(status), 0) << read_text(t / "log");
+  EXPECT_TRUE(page_data(read_text(index))["live"].is_null());
+  EXPECT_NE(read_text(t / "log").find("the page no longer reloads"), std::string::npos);
 }

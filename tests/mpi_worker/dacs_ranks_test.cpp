@@ -180,6 +180,22 @@ void check_training(const std::string& algo) {
   }
   // The teacher follows the student (EMA), it is not frozen.
   EXPECT_FALSE(before.at("ema_model.decode_head.conv_seg.weight").equal(after.at("ema_model.decode_head.conv_seg.weight")));
+  // Pseudo-labels for the report pictures: the teacher's classes at the
+  // input size, its buffers (BatchNorm statistics) untouched.
+  std::vector<at::Tensor> buffers;
+  for (auto& [name, m] : t.context().modules())
+    if (name == "ema_model")
+      for (auto& b : m->buffers()) buffers.push_back(b.clone());
+  const at::Tensor pl = t.algorithm().pseudo_label(scene(7, true).first.unsqueeze(0));
+  EXPECT_EQ(pl.sizes(), (std::vector<int64_t>{1, kSize, kSize}));
+  EXPECT_GE(pl.min().item<int64_t>(), 0);
+  EXPECT_LT(pl.max().item<int64_t>(), kClasses);
+  size_t k = 0;
+  for (auto& [name, m] : t.context().modules()) {
+    if (name != "ema_model") continue;
+    for (auto& b : m->buffers()) EXPECT_TRUE(b.equal(buffers[k++])) << "teacher buffer " << k;
+  }
+  EXPECT_GT(k, 0u);
   if (world->rank() == 0) {
     auto m = metrics(dir);
     ASSERT_EQ(m.size(), 40u);
@@ -193,6 +209,13 @@ void check_training(const std::string& algo) {
     const double mix0 = mean_of(m, "loss_mix", 0, 5), mix1 = mean_of(m, "loss_mix", 35, 40);
     EXPECT_LT(seg1, 0.7 * seg0) << algo << " source loss " << seg0 << " -> " << seg1;
     EXPECT_LT(mix1, mix0) << algo << " mixed loss " << mix0 << " -> " << mix1;
+    // The last evaluation's pictures: rank 0's 4 images with the teacher's pseudo-labels.
+    const std::string pictures = dir + "/report_images/iter_40/";
+    std::ifstream index_file(pictures + "index.json");
+    const auto index = nlohmann::json::parse(index_file);
+    ASSERT_EQ(index["segmentation"].size(), 4u);
+    for (const auto& row : index["segmentation"])
+      EXPECT_TRUE(std::filesystem::exists(pictures + row.value("pseudo_label", std::string("none")))) << row;
     // 40 steps at 32x32 rarely bring the teacher to tau = 0.968: only check the range.
     for (const auto& line : m) {
       EXPECT_GE(line.at("pseudo_weight").get<double>(), 0.0);

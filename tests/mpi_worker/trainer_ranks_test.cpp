@@ -6,9 +6,11 @@
 #include "comm/mpi_runtime.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "data/image_io.h"
 #include "tests/support/test_support.h"
 #include "tests/worker_support/toy_algorithm.h"
 #include "worker/preemption.h"
+#include "worker/report_images.h"
 #include "worker/train_context.h"
 #include "worker/trainer.h"
 
@@ -16,6 +18,7 @@
 #include <torch/torch.h>
 
 #include <csignal>
+#include <filesystem>
 
 namespace {
 
@@ -186,4 +189,80 @@ TEST(TrainerRanks, PreemptionSignalOnOneRankCheckpointsEverywhereAndStops) {
   EXPECT_EQ(rec->saves[0].first, 4);
   EXPECT_TRUE(rec->saves[0].second) << "a preemption checkpoint must be waited for";
   uda::worker::reset_preemption();
+}
+
+namespace {
+uda::config::Config pictures_config(int report_images) {
+  return uda::config::from_json({{"algorithm", {{"name", "test_toy_pictures"}}},
+                                 {"train", {{"max_iters", 4}, {"seed", 7}, {"log_interval", 2}, {"eval_interval", 2},
+                                            {"checkpoint_interval", 0}, {"report_images", report_images}}},
+                                 {"data", {{"batch_per_rank", 1}}},
+                                 {"optimizer", {{"type", "adamw"}, {"lr", 1e-2}}}},
+                                "test");
+}
+}  // namespace
+
+// train.report_images: rank 0 writes pictures of each evaluation (the first
+// images of its part of the set with ground truth, prediction and the
+// algorithm's pseudo-labels, and the algorithm's grids); training is the same
+// with and without them.
+TEST(TrainerRanks, ReportImagesAreWrittenByRankZeroAndChangeNothing) {
+  uda::test::register_toy_algorithms();
+  auto world = uda::comm::make_communicator(uda::comm::Backend::Mpi);
+  uda::test::TempDir with, without;
+  const auto pictured = run(*world, pictures_config(2), 1, with.path());
+  const auto plain = run(*world, pictures_config(0), 1, without.path());
+  ASSERT_EQ(pictured.size(), plain.size());
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_TRUE(torch::equal(pictured[i], plain[i])) << "param " << i;
+  EXPECT_FALSE(std::filesystem::exists(without / "report_images"));
+  if (world->rank() != 0) {
+    EXPECT_FALSE(std::filesystem::exists(with / "report_images"));
+    return;
+  }
+  for (int iter : {2, 4}) {
+    const std::string dir = with / ("report_images/iter_" + std::to_string(iter));
+    const auto index = nlohmann::json::parse(uda::test::read_text(dir + "/index.json"));
+    EXPECT_EQ(index["iter"], iter);
+    EXPECT_EQ(index["classes"], nlohmann::json({"a", "b", "c", "d"}));
+    EXPECT_EQ(index["palette"][0], nlohmann::json({128, 64, 128}));
+    ASSERT_EQ(index["segmentation"].size(), 2u);
+    EXPECT_FALSE(index.contains("confusion"));  // a segmentation set
+    for (const auto& row : index["segmentation"])
+      for (const char* key : {"image", "ground_truth", "prediction", "pseudo_label"}) {
+        const auto png = uda::data::read_png(dir + "/" + row[key].get<std::string>(), uda::data::PngMode::kRgb);
+        EXPECT_EQ(png.height, 8) << key;
+        EXPECT_EQ(png.width, 8) << key;
+      }
+    // The pseudo-labels are the toy's predictions: the same picture.
+    EXPECT_EQ(uda::test::read_text(dir + "/prediction_1.png"), uda::test::read_text(dir + "/pseudo_label_1.png"));
+    ASSERT_EQ(index["grids"], nlohmann::json::parse(R"([{"name": "samples", "file": "grid_samples.png"}])"));
+    const auto grid = uda::data::read_png(dir + "/grid_samples.png", uda::data::PngMode::kRgb);
+    EXPECT_EQ(grid.width, 2 + 2 * (8 + 2));  // 2 x 2 images of 8 pixels, 2-pixel gaps
+    EXPECT_EQ(grid.data8[3 * (grid.width * 2 + 2)], 0);  // the first image: black
+    EXPECT_EQ(grid.data8[3 * (grid.width * 12 + 12)], 255);  // the last: white
+  }
+}
+
+// Classification sets get confusion matrices (counts over all ranks), label maps do not.
+TEST(TrainerRanks, ReportImagesKeepTheConfusionMatricesOfClassificationSets) {
+  uda::test::register_toy_algorithms();
+  uda::worker::ReportImages pictures(2, {0, 0, 0}, {1, 1, 1});
+  uda::worker::ConfusionMatrix cm(2);
+  cm.add(0, 0, 5);
+  cm.add(0, 1, 1);
+  cm.add(1, 1, 4);
+  pictures.batch("env0_in", torch::zeros({3, 3, 4, 4}), torch::tensor({0, 1, 1}), torch::zeros({3, 2}));
+  pictures.matrix("env0_in", cm, {"cat", "dog"});
+  pictures.batch("seg", torch::zeros({1, 3, 4, 4}), torch::zeros({1, 4, 4}, torch::kLong), torch::zeros({1, 2, 4, 4}));
+  pictures.matrix("seg", cm, {"cat", "dog"});
+  uda::test::TempDir d;
+  auto algorithm = uda::algos::make_algorithm("test_toy");
+  pictures.write(d.path(), 7, {{"domains", {"art", "photo"}}, {"test_domains", {0}}}, *algorithm);
+  const auto index = nlohmann::json::parse(uda::test::read_text(d / "report_images/iter_7/index.json"));
+  EXPECT_EQ(index["confusion"], nlohmann::json::parse(R"([{"set": "env0_in", "counts": [[5, 1], [0, 4]]}])"));
+  EXPECT_EQ(index["domains"], nlohmann::json({"art", "photo"}));
+  EXPECT_EQ(index["test_domains"], nlohmann::json({0}));
+  EXPECT_EQ(index["segmentation"].size(), 1u);
+  EXPECT_FALSE(index["segmentation"][0].contains("pseudo_label"));  // test_toy has none
+  EXPECT_FALSE(index.contains("grids"));
 }

@@ -42,7 +42,8 @@ struct ToyNet : torch::nn::Module {
 
 class ToyAlgorithm : public algos::Algorithm {
  public:
-  explicit ToyAlgorithm(bool nan, bool batch_norm = false) : nan_(nan), batch_norm_(batch_norm) {}
+  explicit ToyAlgorithm(bool nan, bool batch_norm = false, bool pictures = false)
+      : nan_(nan), batch_norm_(batch_norm), pictures_(pictures) {}
   void setup(worker::TrainContext& ctx) override {
     net_ = std::make_shared<ToyNet>(batch_norm_);
     ctx.track_module("model", net_);
@@ -68,9 +69,17 @@ class ToyAlgorithm : public algos::Algorithm {
     net_->eval();
     return net_->forward(images);
   }
+  at::Tensor pseudo_label(const at::Tensor& images) override {
+    return pictures_ ? predict(images).argmax(1) : at::Tensor();
+  }
+  // Four 8x8 images of grey levels 0, 1/3, 2/3, 1.
+  std::vector<std::pair<std::string, at::Tensor>> report_images() override {
+    if (!pictures_) return {};
+    return {{"samples", torch::linspace(0, 1, 4).view({4, 1, 1, 1}).expand({4, 3, 8, 8}).contiguous()}};
+  }
 
  private:
-  bool nan_, batch_norm_;
+  bool nan_, batch_norm_, pictures_;
   std::shared_ptr<ToyNet> net_;
   worker::OptimizerBundle* opt_ = nullptr;
   comm::GradReducer* reducer_ = nullptr;
@@ -109,6 +118,8 @@ void register_toy_algorithms() {
   static const algos::AlgorithmRegistrar b("test_nan", [] { return std::make_unique<ToyAlgorithm>(true); });
   static const algos::AlgorithmRegistrar c("test_toy_bn",
                                            [] { return std::make_unique<ToyAlgorithm>(false, true); });
+  static const algos::AlgorithmRegistrar d("test_toy_pictures",
+                                           [] { return std::make_unique<ToyAlgorithm>(false, false, true); });
 }
 
 }  // namespace uda::test

@@ -37,7 +37,9 @@ class SyntheticEval : public worker::EvalSource {
 };
 
 // Registers algorithm "test_toy" (and "test_nan", whose loss becomes NaN at
-// iteration 2; "test_toy_bn", the same net with a BatchNorm) once.
+// iteration 2; "test_toy_bn", the same net with a BatchNorm; "test_toy_pictures",
+// with pseudo-labels (its prediction) and an image grid "samples" for the
+// report images) once.
 void register_toy_algorithms();
 
 }  // namespace uda::test
