@@ -30,7 +30,7 @@ namespace uda::models {
 namespace {
 
 // Float32 through up to 101 layers. Against the reference's libtorch 1.13
-// the 1.13 build agrees to a few 1e-6; the torch 2.x build (newer oneDNN
+// the 1.13 build agrees exactly (0); the torch 2.x build (newer oneDNN
 // convolution kernels) differs by 1.5e-5 on ResNet-101's features. A wrong
 // weight, layer or stride moves the result by 1e-1 or more.
 constexpr double kTolerance = 5e-5;
