@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/schema.h"
+#include "models/classifiers/ada_cnn.h"
 #include "models/classifiers/mnist_cnn.h"
 #include "models/classifiers/resnet_classifier.h"
 #include "models/daformer_head.h"
@@ -22,11 +23,11 @@ using nlohmann::json;
 // Defaults reproduce DAFormer's configs/_base_/models/daformer_sepaspp_mitb5.py.
 const config::KeyRegistrar kModelKeys({
     {"model.backbone.type", Type::String, "mit_b5",
-     "Backbone: mit_b0..mit_b5 | resnet50 | resnet101 (segmentors); mnist_cnn | resnet18 | resnet34 | resnet50 | "
-     "resnet101 (classifiers, head linear | mlp).",
+     "Backbone: mit_b0..mit_b5 | resnet50 | resnet101 (segmentors); mnist_cnn | ada_cnn (ADA/M-ADA digits net) | resnet18 | "
+     "resnet34 | resnet50 | resnet101 (classifiers, head linear | mlp).",
      false,
-     {"mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5", "mnist_cnn", "resnet18", "resnet34", "resnet50",
-      "resnet101"}},
+     {"mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5", "mnist_cnn", "ada_cnn", "resnet18", "resnet34",
+      "resnet50", "resnet101"}},
     {"model.backbone.drop_path_rate", Type::Number, 0.1, "MiT stochastic depth rate (linear over blocks)."},
     {"model.backbone.drop_rate", Type::Number, 0.0, "MiT dropout after attention projection and in the MLP."},
     {"model.backbone.attn_drop_rate", Type::Number, 0.0, "MiT dropout on attention weights."},
@@ -52,6 +53,13 @@ const config::KeyRegistrar kModelKeys({
     {"model.in_channels", Type::Int, 3,
      "Classifiers: input channels (RotatedFMNIST 1, ColoredFMNIST 2); a pretrained ResNet stem is adapted as "
      "DomainBed (channel i copies pretrained channel i % 3)."},
+    {"model.image_size", Type::Int, 28,
+     "Classifiers: ada_cnn's input side (its flatten size depends on it; the official digits are 32, uda's "
+     "Fashion-MNIST domains 28)."},
+    {"model.norm", Type::String, "none",
+     "Classifiers: normalization of ada_cnn after each conv: none (the official ADA/M-ADA ConvNet) | asr_norm "
+     "(ASR-Norm, Fan et al. CVPR 2021; models/layers/asr_norm.h).",
+     false, {"none", "asr_norm"}},
     {"model.dropout", Type::Number, 0.0,
      "Classifiers: dropout on the features before the classifier (DomainBed resnet_dropout), drawn per sample."},
     {"model.freeze_bn", Type::Bool, true,
@@ -107,6 +115,8 @@ ModelSpec model_spec(const config::Config& cfg) {
   s.options.stride = pair_of(cfg, "model.test.stride", s.options.stride);
   s.in_channels = get_or<int64_t>(cfg, "model.in_channels", s.in_channels);
   s.dropout = get_or<double>(cfg, "model.dropout", s.dropout);
+  s.image_size = get_or<int64_t>(cfg, "model.image_size", s.image_size);
+  s.norm = get_or<std::string>(cfg, "model.norm", s.norm);
   s.freeze_bn = get_or<bool>(cfg, "model.freeze_bn", s.freeze_bn);
   return s;
 }
@@ -187,10 +197,14 @@ Classifier build_classifier(const ModelSpec& s) {
   c.head = s.head == "linear" ? ClassifierHead::Linear : ClassifierHead::Mlp;
   c.dropout = s.dropout;
   c.freeze_bn = s.freeze_bn;
+  if (s.norm != "none" && s.backbone != "ada_cnn")
+    throw UserError("model.norm " + s.norm + " is built into ada_cnn only, not " + s.backbone, "model.norm",
+                    "use model.backbone.type ada_cnn, or model.norm none");
   if (s.backbone == "mnist_cnn") return std::make_shared<MnistCnnImpl>(c);
+  if (s.backbone == "ada_cnn") return std::make_shared<AdaCnnImpl>(c, s.image_size, s.norm == "asr_norm");
   if (is_resnet_name(s.backbone)) return std::make_shared<ResNetClassifierImpl>(s.backbone, c);
   throw UserError("backbone '" + s.backbone + "' has no classifier network", "model.backbone.type",
-                  "with head linear or mlp use mnist_cnn, resnet18, resnet34, resnet50 or resnet101");
+                  "with head linear or mlp use mnist_cnn, ada_cnn, resnet18, resnet34, resnet50 or resnet101");
 }
 
 LoadReport load_pretrained(SegmentorImpl& net, const ModelSpec& spec) {

@@ -52,6 +52,8 @@ struct ModelSpec {
   // Classifiers only (build_classifier).
   int64_t in_channels = 3;
   double dropout = 0.0;           // on the features (DomainBed resnet_dropout)
+  int64_t image_size = 28;        // ada_cnn's input side (its flatten size)
+  std::string norm = "none";      // ada_cnn: none | asr_norm
   bool freeze_bn = true;          // BatchNorm in eval mode while training
 };
 
