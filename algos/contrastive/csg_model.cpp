@@ -224,13 +224,18 @@ BranchLosses ContrastiveBranch::losses(const std::vector<at::Tensor>& maps_q, co
   // The rows' global order: patch-major like chunk_feature, then domain, slot.
   auto d = domains.to(torch::kCPU).to(torch::kLong);
   auto sl = slots.to(torch::kCPU).to(torch::kLong);
-  if (sl.numel() > 0 && (sl.max().item<int64_t>() >= (int64_t{1} << kSlotBits) || sl.min().item<int64_t>() < 0))
-    throw std::logic_error("csg: global sample slot out of the key order's range");
+  if (sl.numel() > 0 && (sl.max().item<int64_t>() >= (int64_t{1} << kSlotBits) || sl.min().item<int64_t>() < 0 ||
+                         d.max().item<int64_t>() >= (int64_t{1} << kDomainBits)))
+    throw std::logic_error("csg: global sample slot or domain out of the key order's range");
   const auto sample_order = d * (int64_t{1} << kSlotBits) + sl;
-  const int64_t patches = o_.chunks * o_.chunks;
-  auto order = torch::arange(patches, torch::kLong).unsqueeze(1) * (int64_t{1} << (kSlotBits + kDomainBits)) +
-               sample_order.unsqueeze(0);
-  order = order.flatten();
+  // torch.chunk may cut fewer than c pieces (ceil-sized chunks): the patch
+  // count is the rows of the chunked map over the samples.
+  auto order_of = [&](int64_t rows) {
+    const int64_t patches = rows / std::max<int64_t>(sample_order.numel(), 1);
+    return (torch::arange(patches, torch::kLong).unsqueeze(1) * (int64_t{1} << (kSlotBits + kDomainBits)) +
+            sample_order.unsqueeze(0))
+        .flatten();
+  };
   for (size_t i = 0; i < o_.stages.size(); ++i) {
     const auto s = static_cast<size_t>(o_.stages[i] - 1);
     auto& q_head = *q_stage_[i]->as<torch::nn::SequentialImpl>();
@@ -254,7 +259,7 @@ BranchLosses ContrastiveBranch::losses(const std::vector<at::Tensor>& maps_q, co
     out.total = out.total.defined() ? out.total + nce : nce;
     out.per_stage.push_back(nce.detach());
     pending_keys_[i] = k;
-    pending_order_[i] = order;
+    pending_order_[i] = order_of(k.size(0));
   }
   return out;
 }
