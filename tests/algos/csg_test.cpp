@@ -7,7 +7,14 @@
 // stage, its gradients w.r.t. the query maps and heads, and the queues and
 // pointers after the enqueue, including the official wrap-around (K = 10,
 // 4 keys a step: the third step wraps) and 2 x 2 patch keys (segmentation).
-// float32 as the official code; tolerance 1e-5 relative.
+// float32 as the official code. Tolerances: 1e-5 relative for pooling,
+// EMA heads and queues; the losses 1e-5 x max(|loss|, 1) absolute and the
+// gradients 1e-4 relative, because a near-zero InfoNCE (6e-4 in the first
+// step, where the key heads equal the query heads) and its gradient
+// (softmax - one-hot, a difference of numbers near 1) carry the float32
+// rounding of the logits' summation order: 1.1e-7 relative everywhere with
+// Debian's libtorch 1.13, up to 2.5e-4 relative (1.5e-7 absolute) on that
+// loss with torch 2.11's kernels.
 #include "algos/contrastive/csg_model.h"
 #include "algos/contrastive/csg_ops.h"
 #include "comm/mpi_communicator.h"
@@ -54,12 +61,13 @@ torch::Tensor tensor(const json& j) {
 }
 
 double worst = 0;
-void expect_close(const torch::Tensor& a, const torch::Tensor& b, const std::string& what) {
+void expect_close(const torch::Tensor& a, const torch::Tensor& b, const std::string& what, double tol = kTol,
+                  double min_scale = 1e-30) {
   ASSERT_EQ(a.sizes(), b.sizes()) << what;
-  const double scale = b.abs().max().item<double>();
+  const double scale = std::max(b.abs().max().item<double>(), min_scale);
   const double d = (a.detach().to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>() / std::max(scale, 1e-30);
   worst = std::max(worst, d);
-  EXPECT_LE(d, kTol) << what;
+  EXPECT_LE(d, tol) << what;
 }
 
 TEST(CsgGolden, ChunkFeatureAndAttentionPool) {
@@ -145,13 +153,13 @@ void run_case(const std::string& name) {
     const auto out = branch.losses(q, qk, k, torch::zeros({n}, torch::kLong), torch::arange(n, torch::kLong));
     for (size_t i = 0; i < o.stages.size(); ++i)
       expect_close(out.per_stage[i].view({1}), torch::tensor({rec["losses"][i].get<double>()}, torch::kFloat),
-                   what + " InfoNCE stage " + std::to_string(o.stages[i]));
+                   what + " InfoNCE stage " + std::to_string(o.stages[i]), kTol, 1.0);
     out.total.backward();
     for (const auto s : o.stages)
       expect_close(q[s - 1].grad(), tensor(rec["grad_maps_q"][std::to_string(s)]),
-                   what + " gradient of the query map of stage " + std::to_string(s));
+                   what + " gradient of the query map of stage " + std::to_string(s), 1e-4);
     for (const auto& p : branch.query_heads()->named_parameters(true))
-      expect_close(p.value().grad(), tensor(rec["grad_heads_q"][p.key()]), what + " gradient of " + p.key());
+      expect_close(p.value().grad(), tensor(rec["grad_heads_q"][p.key()]), what + " gradient of " + p.key(), 1e-4);
     branch.enqueue_step_keys(*c->ctx);
     for (size_t i = 0; i < o.stages.size(); ++i) {
       const auto s = std::to_string(o.stages[i]);

@@ -1,5 +1,6 @@
 // CSG (algos/contrastive/) refuses bad input with one-line UserErrors
-// (exit 2) naming the key or file and the fix, before training: a selected
+// (exit 2) naming the key or file and the fix, before training: csg_seg on
+// a non-DeepLabV2 segmentor, a selected
 // stage the backbone lacks (resnet18 has 4; mnist_cnn exposes none), a queue
 // size that is not positive, and a key backbone file with missing or extra
 // keys (files written by `uda export` of classifiers trained here: a
@@ -29,6 +30,9 @@ class CsgErrors : public ::testing::Test {
     auto c = run_uda({"convert", "--format", "idx", "--domains", "rotated", "--src", kFashionMnist, "--out",
                       *dir_ / "data/rotated_fmnist", "--count", "120", "--quiet"});
     ASSERT_EQ(c.exit_code, 0) << c.err;
+    auto scenes = run_uda({"convert", "--format", "toyscenes", "--out", *dir_ / "data/toyscenes", "--count", "16",
+                           "--size", "64x48", "--quiet"});
+    ASSERT_EQ(scenes.exit_code, 0) << scenes.err;
     // Two backbones pretrained by uda on another task (ERM on the rotated
     // domains, one step), exported as state dicts.
     for (const char* backbone : {"resnet18", "resnet34"}) {
@@ -52,8 +56,9 @@ class CsgErrors : public ::testing::Test {
     return run_command(argv, dir_->path());
   }
 
-  void expect_user_error(const std::vector<std::string>& sets, const std::string& key, const std::string& fix) {
-    auto r = train("csg", sets, *dir_ / ("run-" + std::to_string(++runs_)));
+  void expect_user_error(const std::vector<std::string>& sets, const std::string& key, const std::string& fix,
+                         const std::string& config = "csg") {
+    auto r = train(config, sets, *dir_ / ("run-" + std::to_string(++runs_)));
     EXPECT_EQ(r.exit_code, 2) << r.err;
     std::string line;
     for (std::istringstream in(r.err); std::getline(in, line);)
@@ -73,6 +78,12 @@ int CsgErrors::runs_ = 0;
 TEST_F(CsgErrors, StageTheBackboneLacks) {
   expect_user_error({"algorithm.csg_stages=[3,5]"}, "algorithm.csg_stages", "choose stages among 1..4");
   expect_user_error({"model.backbone.type=mnist_cnn"}, "algorithm.csg_stages", "use a ResNet backbone");
+}
+
+TEST_F(CsgErrors, SegmentationNeedsDeepLabV2) {
+  // MiT stage maps are LayerNorm outputs (signed): A-Pool cannot weight them.
+  expect_user_error({"model.backbone.type=mit_b0", "model.head.type=daformer"}, "model.head.type",
+                    "set model.head.type=deeplabv2", "csg_seg");
 }
 
 TEST_F(CsgErrors, QueueSizeNotPositive) {
