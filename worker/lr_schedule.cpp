@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/schema.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -21,8 +22,9 @@ const config::KeyRegistrar kScheduleKeys({
     {"schedule.min_lr", Type::Number, 0.0, "poly/cosine: final learning rate."},
     {"schedule.steps", Type::Array, nlohmann::json::array(), "step: iterations at which lr is multiplied by gamma."},
     {"schedule.gamma", Type::Number, 0.1, "step: multiplier at each step; inv: the gamma of (1 + gamma * iter)."},
-    {"schedule.warmup", Type::String, "none", "Warm-up: none|linear|constant|exp (mmcv).", false,
-     {"none", "linear", "constant", "exp"}},
+    {"schedule.warmup", Type::String, "none", "Warm-up: none|linear|constant|exp (mmcv) | quadratic (CSG utils/utils.py:49: "
+     "factor min(ratio + (1 - ratio) (iter/warmup_iters)^2, 1)).", false,
+     {"none", "linear", "constant", "exp", "quadratic"}},
     {"schedule.warmup_iters", Type::Int, 0, "Warm-up length in iterations."},
     {"schedule.warmup_ratio", Type::Number, 0.1, "LR factor at the start of warm-up (mmcv warmup_ratio)."},
     // ADVENT decays over MAX_ITERS 250000 but stops at EARLY_STOP 120000
@@ -96,6 +98,11 @@ double LrSchedule::lr(double base_lr, int64_t iter) const {
   if (o_.warmup == "linear") {
     const double k = (1.0 - cur / wi) * (1.0 - o_.warmup_ratio);
     return regular * (1.0 - k);
+  }
+  if (o_.warmup == "quadratic") {
+    // NVlabs/CSG utils/utils.py:48-49 lr_poly: min(0.01 + 0.99 (iter/100)^2, 1)
+    // times the poly decay; ratio 0.01 and warmup_iters 100 in its recipes.
+    return regular * std::min(o_.warmup_ratio + (1.0 - o_.warmup_ratio) * (cur / wi) * (cur / wi), 1.0);
   }
   if (o_.warmup != "exp") throw std::invalid_argument("unknown warm-up '" + o_.warmup + "'");
   const double k = std::pow(o_.warmup_ratio, 1.0 - cur / wi);

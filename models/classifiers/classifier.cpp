@@ -16,6 +16,11 @@ torch::Tensor ClassifierImpl::features(const torch::Tensor& x) {
   return sample_dropout(featurize(x), cfg_.dropout, is_training());
 }
 
+torch::Tensor ClassifierImpl::features(const torch::Tensor& x, std::vector<torch::Tensor>* stage_maps) {
+  if (!stage_maps) return features(x);
+  return sample_dropout(featurize_stages(x, stage_maps), cfg_.dropout, is_training());
+}
+
 torch::Tensor ClassifierImpl::classify(const torch::Tensor& features) {
   if (linear_) return linear(*linear_, features);
   // The mlp head's Linear-ReLU-Linear-ReLU-Linear, layer by layer so that the

@@ -22,6 +22,8 @@
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/linear.h>
 
+#include <vector>
+
 namespace uda::models {
 
 enum class ClassifierHead { Linear, Mlp };
@@ -45,6 +47,14 @@ class ClassifierImpl : public torch::nn::Module {
   torch::Tensor classify(const torch::Tensor& features);
   torch::Tensor forward(const torch::Tensor& x) { return classify(features(x)); }
 
+  // The network's stages, for methods that work on intermediate feature
+  // maps (CSG's contrastive stages): channels of stage 1..n; empty when the
+  // network exposes none (mnist_cnn: its maps are GroupNorm outputs).
+  virtual std::vector<int64_t> stage_channels() const { return {}; }
+  // features(x), and in `stage_maps` (when not null) the maps [N, C_s, H_s,
+  // W_s] of stages 1..n from the same forward pass.
+  torch::Tensor features(const torch::Tensor& x, std::vector<torch::Tensor>* stage_maps);
+
   int64_t feature_dim() const { return feature_dim_; }
   int64_t num_classes() const { return cfg_.num_classes; }
   const ClassifierConfig& config() const { return cfg_; }
@@ -61,6 +71,11 @@ class ClassifierImpl : public torch::nn::Module {
   void register_head(int64_t feature_dim);
   // The featurizer without the dropout: [N, D].
   virtual torch::Tensor featurize(const torch::Tensor& x) = 0;
+  // featurize(x) that also hands out the stage maps; networks with stages
+  // override it (the default has none).
+  virtual torch::Tensor featurize_stages(const torch::Tensor& x, std::vector<torch::Tensor>* stage_maps) {
+    return featurize(x);
+  }
 
  private:
   ClassifierConfig cfg_;

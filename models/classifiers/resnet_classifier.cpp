@@ -29,6 +29,18 @@ torch::Tensor ResNetClassifierImpl::featurize(const torch::Tensor& x) {
   return torch::adaptive_avg_pool2d(trunk_.forward(x).back(), {1, 1}).flatten(1);
 }
 
+torch::Tensor ResNetClassifierImpl::featurize_stages(const torch::Tensor& x, std::vector<torch::Tensor>* stage_maps) {
+  auto maps = trunk_.forward(x);
+  auto f = torch::adaptive_avg_pool2d(maps.back(), {1, 1}).flatten(1);
+  if (stage_maps) *stage_maps = std::move(maps);
+  return f;
+}
+
+std::vector<int64_t> ResNetClassifierImpl::stage_channels() const {
+  const auto c = trunk_.out_channels();
+  return {c.begin(), c.end()};
+}
+
 void adapt_input_channels(storage::StateDict& sd, const std::string& key, int64_t in_channels) {
   for (auto& [name, tensor] : sd) {
     if (name != key || tensor.shape.size() != 4 || tensor.shape[1] == in_channels) continue;

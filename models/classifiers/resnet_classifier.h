@@ -21,9 +21,12 @@ class ResNetClassifierImpl : public ClassifierImpl {
  public:
   // `name`: resnet18 | resnet34 | resnet50 | resnet101.
   ResNetClassifierImpl(const std::string& name, const ClassifierConfig& cfg);
+  // layer1..layer4 (64..512 or 256..2048 channels), after their last ReLU.
+  std::vector<int64_t> stage_channels() const override;
 
  protected:
   torch::Tensor featurize(const torch::Tensor& x) override;
+  torch::Tensor featurize_stages(const torch::Tensor& x, std::vector<torch::Tensor>* stage_maps) override;
 
  private:
   ResNetTrunk trunk_;

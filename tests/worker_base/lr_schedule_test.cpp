@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -138,4 +139,23 @@ TEST(LrSchedule, InvIsMetaAlignsInvLrScheduler) {
   EXPECT_DOUBLE_EQ(inv.lr(1e-3, 0), 1e-3);
   EXPECT_DOUBLE_EQ(inv.lr(1e-2, 1000), 1e-2 * std::pow(2.0, -0.75));
   EXPECT_NEAR(inv.lr(1e-3, 10000), 1e-3 * std::pow(11.0, -0.75), 1e-18);
+}
+
+// CSG's schedule (NVlabs/CSG utils/utils.py:48-49 lr_poly): the quadratic
+// warm-up min(0.01 + 0.99 (iter/100)^2, 1) times the poly(0.9) decay, the
+// formula written out here at every iteration of a 1000-iteration run.
+TEST(LrSchedule, QuadraticWarmupIsCsgLrPoly) {
+  uda::worker::LrScheduleOptions o;
+  o.policy = "poly";
+  o.power = 0.9;
+  o.warmup = "quadratic";
+  o.warmup_iters = 100;
+  o.warmup_ratio = 0.01;
+  o.max_iters = 1000;
+  uda::worker::LrSchedule s(o);
+  for (int64_t it = 0; it < 1000; ++it) {
+    const double x = static_cast<double>(it);
+    const double csg = std::min(0.01 + 0.99 * std::pow(x / 100, 2.0), 1.0) * 1e-3 * std::pow(1 - x / 1000, 0.9);
+    EXPECT_NEAR(s.lr(1e-3, it), csg, 1e-15) << it;
+  }
 }

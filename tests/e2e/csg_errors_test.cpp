@@ -1,0 +1,109 @@
+// CSG (algos/contrastive/) refuses bad input with one-line UserErrors
+// (exit 2) naming the key or file and the fix, before training: csg_seg on
+// a non-DeepLabV2 segmentor, a selected
+// stage the backbone lacks (resnet18 has 4; mnist_cnn exposes none), a queue
+// size that is not positive, and a key backbone file with missing or extra
+// keys (files written by `uda export` of classifiers trained here: a
+// resnet18 file for a resnet34 key network lacks its keys, a resnet34 file
+// for a resnet18 one has extra keys). The last case also shows the intended
+// use: a backbone uda pretrains on another task and exports loads as the
+// key network of a resnet18 CSG run (exit 0).
+#include "tests/support/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using uda::test::run_command;
+using uda::test::run_uda;
+
+namespace {
+
+const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
+
+class CsgErrors : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new uda::test::TempDir();
+    auto c = run_uda({"convert", "--format", "idx", "--domains", "rotated", "--src", kFashionMnist, "--out",
+                      *dir_ / "data/rotated_fmnist", "--count", "120", "--quiet"});
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    auto scenes = run_uda({"convert", "--format", "toyscenes", "--out", *dir_ / "data/toyscenes", "--count", "16",
+                           "--size", "64x48", "--quiet"});
+    ASSERT_EQ(scenes.exit_code, 0) << scenes.err;
+    // Two backbones pretrained by uda on another task (ERM on the rotated
+    // domains, one step), exported as state dicts.
+    for (const char* backbone : {"resnet18", "resnet34"}) {
+      const std::string run = *dir_ / (std::string("pre-") + backbone);
+      auto t = train("erm", {std::string("model.backbone.type=") + backbone, "train.max_iters=1",
+                             "train.eval_interval=1000", "data.batch_per_rank=2"},
+                     run);
+      ASSERT_EQ(t.exit_code, 0) << t.err;
+      auto e = run_uda({"export", "--checkpoint", run, "--out", *dir_ / (std::string(backbone) + ".pth")});
+      ASSERT_EQ(e.exit_code, 0) << e.err;
+    }
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  static uda::test::CommandResult train(const std::string& config, const std::vector<std::string>& sets,
+                                        const fs::path& work_dir) {
+    std::vector<std::string> argv{"env", "OMP_WAIT_POLICY=PASSIVE", UDA_BINARY, "--log-level", "warn", "train",
+                                  std::string(UDA_SOURCE_DIR) + "/configs/toy/" + config + ".json", "--nproc", "1",
+                                  "--work-dir", work_dir.string()};
+    for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
+    return run_command(argv, dir_->path());
+  }
+
+  void expect_user_error(const std::vector<std::string>& sets, const std::string& key, const std::string& fix,
+                         const std::string& config = "csg") {
+    auto r = train(config, sets, *dir_ / ("run-" + std::to_string(++runs_)));
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    std::string line;
+    for (std::istringstream in(r.err); std::getline(in, line);)
+      if (line.find("uda: error: ") != std::string::npos) break;
+    EXPECT_NE(line.find("uda: error: "), std::string::npos) << r.err;
+    EXPECT_NE(line.find(key), std::string::npos) << line;
+    EXPECT_NE(line.find(fix), std::string::npos) << line;
+    std::cout << "[error] csg: " << line << "\n";
+  }
+
+  static uda::test::TempDir* dir_;
+  static int runs_;
+};
+uda::test::TempDir* CsgErrors::dir_ = nullptr;
+int CsgErrors::runs_ = 0;
+
+TEST_F(CsgErrors, StageTheBackboneLacks) {
+  expect_user_error({"algorithm.csg_stages=[3,5]"}, "algorithm.csg_stages", "choose stages among 1..4");
+  expect_user_error({"model.backbone.type=mnist_cnn"}, "algorithm.csg_stages", "use a ResNet backbone");
+}
+
+TEST_F(CsgErrors, SegmentationNeedsDeepLabV2) {
+  // MiT stage maps are LayerNorm outputs (signed): A-Pool cannot weight them.
+  expect_user_error({"model.backbone.type=mit_b0", "model.head.type=daformer"}, "model.head.type",
+                    "set model.head.type=deeplabv2", "csg_seg");
+}
+
+TEST_F(CsgErrors, QueueSizeNotPositive) {
+  expect_user_error({"algorithm.csg_queue_size=0"}, "algorithm.csg_queue_size", "set a positive size");
+  expect_user_error({"algorithm.csg_queue_size=-5"}, "algorithm.csg_queue_size", "set a positive size");
+  // Smaller than one step's keys (5 domains x 4): named at the first enqueue.
+  expect_user_error({"algorithm.csg_queue_size=10"}, "algorithm.csg_queue_size", "at least the global batch");
+}
+
+TEST_F(CsgErrors, KeyBackboneWithMissingOrExtraKeys) {
+  const std::string r18 = *dir_ / "resnet18.pth", r34 = *dir_ / "resnet34.pth";
+  expect_user_error({"model.backbone.type=resnet34", "algorithm.csg_key_backbone=" + r18}, "resnet18.pth lacks",
+                    "algorithm.csg_key_backbone");
+  expect_user_error({"algorithm.csg_key_backbone=" + r34}, "resnet34.pth has extra", "algorithm.csg_key_backbone");
+  expect_user_error({"algorithm.csg_key_backbone=" + (*dir_ / "nowhere.pth")}, "nowhere.pth", "");
+  // The matching file loads: one CSG step with the exported resnet18 as key network.
+  auto ok = train("csg", {"algorithm.csg_key_backbone=" + r18, "train.max_iters=1", "train.eval_interval=1000",
+                          "data.batch_per_rank=2"},
+                  *dir_ / "run-ok");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+}  // namespace
