@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/schema.h"
 #include "data/pipeline/loader_config.h"
+#include "models/layers/iteration_schedule.h"
 #include "models/layers/sample_randomness.h"
 #include "models/sync_batch_norm.h"
 #include "worker/evaluator.h"
@@ -202,6 +203,9 @@ TrainResult Trainer::run() {
   double data_s = 0, step_s = 0;
   for (int64_t iter = start_iter_; iter < max_iters; ++iter) {
     ctx_->set_iter(iter);
+    // Layers whose state follows the iteration (Dynamic Convolution's
+    // temperature) are told it before the step: generic, no method here.
+    for (const auto& [name, module] : ctx_->modules()) models::set_training_iteration(*module, iter);
     // uda's stochastic layers draw per sample (models/layers/sample_randomness.h);
     // anything else drawn from torch's process generator depends only on
     // (seed, rank, iteration): a resumed run continues exactly without
