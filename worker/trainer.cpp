@@ -136,7 +136,8 @@ nlohmann::json Trainer::evaluate_now(int64_t iter) {
   if (!eval_) return nullptr;
   auto t0 = Clock::now();
   auto j = evaluate_suite([this](const at::Tensor& x) { return algorithm_->predict(x); }, *eval_, comm_,
-                          report_images_.get());
+                          report_images_.get(), [this](const std::string& d) { algorithm_->set_eval_domain(d); });
+  algorithm_->set_eval_domain("");
   std::string summary;
   for (const char* key : {"miou", "accuracy", "train_domain_val_acc", "test_domain_acc"})
     if (j.contains(key) && j[key].is_number()) summary += fmt::format("  {} {:.2f}", key, 100 * j[key].get<double>());
