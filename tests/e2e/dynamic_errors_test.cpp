@@ -2,9 +2,15 @@
 // one-line UserErrors (exit 2) naming the key and the fix, before any
 // training: fewer than one expert, a layer or masked point the backbone
 // lacks, DMG given a single training domain, PGD with fewer than one step.
+// And the world-size promise of the dynamic layers (not an algorithm, so
+// not in the registry test): ERM with dynamic / CondConv convolutions on
+// 2 ranks x b against 1 rank x 2b, and the temperature in the checkpoint.
 #include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
 
 #include <iostream>
 #include <sstream>
@@ -59,6 +65,34 @@ TEST_F(DynamicErrors, DmgPointsAndDomains) {
   expect_user_error("dmg", {"algorithm.dmg_layers=[\"layer3\",\"fc\"]"}, "algorithm.dmg_layers",
                     "conv1, conv2, conv3, conv4, fc");
   expect_user_error("dmg", {"data.test_domains=[0,1,2,3,4]"}, "data.test_domains", "hold out fewer domains");
+}
+
+TEST_F(DynamicErrors, DynamicLayersKeepTheWorldSizePromise) {
+  for (const std::string type : {"dynamic", "condconv"}) {
+    auto train = [&](const std::string& name, int nproc, int batch, int threads) {
+      const std::string work = *dir_ / ("ws-" + type + "-" + name);
+      auto r = run_command({"env", "OMP_WAIT_POLICY=PASSIVE", UDA_BINARY, "--log-level", "warn", "train",
+                            std::string(UDA_SOURCE_DIR) + "/configs/toy/erm.json", "--nproc", std::to_string(nproc),
+                            "--work-dir", work, "--set", "model.conv.type=" + type, "--set",
+                            "model.conv.temperature_iters=4", "--set", "data.batch_per_rank=" + std::to_string(batch),
+                            "--set", "runtime.intra_op_threads=" + std::to_string(threads)},
+                           dir_->path());
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      return work + "/checkpoints/iter_00000006";
+    };
+    const auto reference = train("1x4", 1, 4, 1), threads = train("1x4-2threads", 1, 4, 2),
+               ranks = train("2x2", 2, 2, 1);
+    auto diff = [](const std::string& a, const std::string& b) {
+      auto r = run_uda({"diff", a, b, "--json"});
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      return nlohmann::json::parse(r.out);
+    };
+    const auto floor = diff(threads, reference), d = diff(ranks, reference);
+    std::cout << "[world-size] erm + " << type << " @6: L2 " << d["relative_l2"] << " (floor " << floor["relative_l2"]
+              << ")\n";
+    EXPECT_LE(d["relative_l2"].get<double>(), std::max(10 * floor["relative_l2"].get<double>(), 1e-3)) << type;
+    EXPECT_LE(d["max_relative"].get<double>(), std::max(10 * floor["max_relative"].get<double>(), 2e-2)) << type;
+  }
 }
 
 TEST_F(DynamicErrors, DialNeedsPgdSteps) {
