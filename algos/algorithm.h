@@ -48,6 +48,10 @@ class Algorithm {
   // Logits [N, C, H, W] at the input size, for evaluation (teacher or student
   // as the method prescribes).
   virtual at::Tensor predict(const at::Tensor& images) = 0;
+  // The domain of the images the following predict() calls receive (DG
+  // evaluation: each domain's split in turn), "" when unknown. Methods with
+  // domain-specific parts (DMG's masks) use it; most ignore it.
+  virtual void set_eval_domain(const std::string& domain) {}
 
   // Pictures for `uda report` (worker/report_images.h). Called on rank 0
   // only, after an evaluation: they must not communicate, draw random

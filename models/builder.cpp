@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <map>
 
 #include "core/config.h"
@@ -67,6 +68,23 @@ const config::KeyRegistrar kModelKeys({
      "parameters still trained), as in DomainBed's published results; false = DomainBed's current default."},
     {"model.pretrained", Type::String, "", "Official .pth used to initialise the backbone (\"\" = random)."},
     {"model.pretrained_key_prefix", Type::String, "", "Prefix removed from the keys of model.pretrained (e.g. Scale.)."},
+    {"model.conv.type", Type::String, "static",
+     "Classifiers: the convolutions of model.conv.layers: static | dynamic (Dynamic Convolution, Chen et al. CVPR "
+     "2020: softmax attention over model.conv.experts kernels) | condconv (CondConv, Yang et al. NeurIPS 2019: "
+     "sigmoid routing over model.conv.experts experts, once per block).",
+     false, {"static", "dynamic", "condconv"}},
+    {"model.conv.layers", Type::Array, json::array(),
+     "Classifiers: layers that take model.conv.type: mnist_cnn conv1..conv4 (default conv2, conv3, conv4), "
+     "ResNet stages layer1..layer4 (every conv of their blocks but the downsample; default all four)."},
+    {"model.conv.experts", Type::Int, 4,
+     "Kernels per dynamic convolution (K, paper default 4) or experts per CondConv layer (4 or 8 in the paper)."},
+    {"model.conv.reduction", Type::Number, 0.25,
+     "Dynamic Convolution's attention: hidden width int(C * reduction) + 1 (official ratio 0.25)."},
+    {"model.conv.temperature_start", Type::Number, 30.0,
+     "Dynamic Convolution's softmax temperature at iteration 0 (paper: 30), falling linearly to 1."},
+    {"model.conv.temperature_iters", Type::Int, 1000,
+     "Iterations over which the temperature falls to 1 and then stays (the paper: the first 10 epochs); 0 = 1 "
+     "throughout."},
     {"model.align_corners", Type::Bool, false, "align_corners of the final logits resize (ADVENT eval: true)."},
     {"model.test.mode", Type::String, "whole", "Inference mode: whole | slide.", false, {"whole", "slide"}},
     {"model.test.crop_size", Type::Array, json::array({512, 512}), "Slide inference crop (h, w)."},
@@ -118,6 +136,12 @@ ModelSpec model_spec(const config::Config& cfg) {
   s.image_size = get_or<int64_t>(cfg, "model.image_size", s.image_size);
   s.norm = get_or<std::string>(cfg, "model.norm", s.norm);
   s.freeze_bn = get_or<bool>(cfg, "model.freeze_bn", s.freeze_bn);
+  s.conv_type = get_or<std::string>(cfg, "model.conv.type", s.conv_type);
+  if (cfg.has("model.conv.layers")) s.conv_layers = cfg.at("model.conv.layers").get<std::vector<std::string>>();
+  s.conv_experts = get_or<int64_t>(cfg, "model.conv.experts", s.conv_experts);
+  s.conv_reduction = get_or<double>(cfg, "model.conv.reduction", s.conv_reduction);
+  s.temperature_start = get_or<double>(cfg, "model.conv.temperature_start", s.temperature_start);
+  s.temperature_iters = get_or<int64_t>(cfg, "model.conv.temperature_iters", s.temperature_iters);
   return s;
 }
 
@@ -179,6 +203,33 @@ Segmentor build_segmentor(const ModelSpec& s) {
                   "backbones: model.head.type linear or mlp)");
 }
 
+ConvChoice conv_choice(const ModelSpec& s) {
+  ConvChoice c;
+  if (s.conv_type == "static") c.type = ConvType::Static;
+  else if (s.conv_type == "dynamic") c.type = ConvType::Dynamic;
+  else if (s.conv_type == "condconv") c.type = ConvType::CondConv;
+  else
+    throw UserError("unknown model.conv.type '" + s.conv_type + "'", "model.conv.type",
+                    "use static, dynamic or condconv");
+  if (s.conv_experts < 1)
+    throw UserError("model.conv.experts is " + std::to_string(s.conv_experts) + ", must be at least 1",
+                    "model.conv.experts", "use 4 (Dynamic Convolution's K, CondConv-4e) or 8 (CondConv-8e)");
+  if (!(s.conv_reduction > 0.0))
+    throw UserError("model.conv.reduction must be positive", "model.conv.reduction", "use 0.25 (official)");
+  if (!(s.temperature_start >= 1.0))
+    throw UserError("model.conv.temperature_start must be at least 1", "model.conv.temperature_start",
+                    "use 30 (the paper)");
+  if (s.temperature_iters < 0)
+    throw UserError("model.conv.temperature_iters must not be negative", "model.conv.temperature_iters",
+                    "use the iterations of the paper's first 10 epochs, or 0 for temperature 1");
+  c.condconv_experts = s.conv_experts;
+  c.dynamic.experts = s.conv_experts;
+  c.dynamic.reduction = s.conv_reduction;
+  c.dynamic.temperature_start = s.temperature_start;
+  c.dynamic.temperature_iters = s.temperature_iters;
+  return c;
+}
+
 Classifier build_classifier(const ModelSpec& s) {
   if (!is_classifier_head(s.head))
     throw UserError("head '" + s.head + "' is not a classifier head", "model.head.type",
@@ -192,6 +243,16 @@ Classifier build_classifier(const ModelSpec& s) {
     throw UserError("model.dropout is " + std::to_string(s.dropout) + ", must be in [0, 1)", "model.dropout",
                     "use 0 (DomainBed's default) or a rate such as 0.1 or 0.5");
   ClassifierConfig c;
+  c.conv = conv_choice(s);
+  c.conv_layers = s.conv_layers;
+  const auto layers = s.backbone == "mnist_cnn" ? MnistCnnImpl::layer_names() : ResNetClassifierImpl::layer_names();
+  for (const auto& l : s.conv_layers)
+    if (std::find(layers.begin(), layers.end(), l) == layers.end()) {
+      std::string known;
+      for (const auto& n : layers) known += (known.empty() ? "" : ", ") + n;
+      throw UserError("model.conv.layers names '" + l + "', which " + s.backbone + " does not have",
+                      "model.conv.layers", "use layers of " + s.backbone + ": " + known);
+    }
   c.in_channels = s.in_channels;
   c.num_classes = s.num_classes;
   c.head = s.head == "linear" ? ClassifierHead::Linear : ClassifierHead::Mlp;

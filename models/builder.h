@@ -55,7 +55,18 @@ struct ModelSpec {
   int64_t image_size = 28;        // ada_cnn's input side (its flatten size)
   std::string norm = "none";      // ada_cnn: none | asr_norm
   bool freeze_bn = true;          // BatchNorm in eval mode while training
+  // Input-conditioned convolutions (model.conv.*, models/layers/dynamic_conv.h).
+  std::string conv_type = "static";  // static | dynamic | condconv
+  std::vector<std::string> conv_layers;
+  int64_t conv_experts = 4;
+  double conv_reduction = 0.25;
+  double temperature_start = 30.0;
+  int64_t temperature_iters = 1000;
 };
+
+// The ConvChoice of model.conv.*; UserError naming the key for an unknown
+// type, fewer than 1 expert or a bad temperature schedule.
+ConvChoice conv_choice(const ModelSpec& spec);
 
 // linear | mlp: the head types that make build_classifier's networks.
 bool is_classifier_head(const std::string& head);

@@ -39,19 +39,20 @@ ResNetConfig resnet_config(const std::string& name, bool deeplab) {
   return c;
 }
 
-BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, bool with_downsample) {
+BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, bool with_downsample,
+                               const ConvChoice& conv) {
   namespace nn = torch::nn;
   // [tv] BasicBlock.__init__: conv3x3(inplanes, planes, stride), conv3x3(planes, planes), no bias.
-  conv1 = register_module(
-      "conv1", nn::Conv2d(nn::Conv2dOptions(inplanes, planes, 3).stride(stride).padding(1).bias(false)));
+  conv1 = ConvSlot(*this, "conv1", nn::Conv2dOptions(inplanes, planes, 3).stride(stride).padding(1).bias(false), conv);
   bn1 = register_module("bn1", nn::BatchNorm2d(planes));
-  conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(planes, planes, 3).padding(1).bias(false)));
+  conv2 = ConvSlot(*this, "conv2", nn::Conv2dOptions(planes, planes, 3).padding(1).bias(false), conv);
   bn2 = register_module("bn2", nn::BatchNorm2d(planes));
   if (with_downsample) {
     downsample = register_module(
         "downsample", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(inplanes, planes, 1).stride(stride).bias(false)),
                                      nn::BatchNorm2d(planes)));
   }
+  if (conv.type == ConvType::CondConv) routing = register_module("routing", CondConvRouting(inplanes, conv.condconv_experts));
 }
 
 namespace {
@@ -63,27 +64,30 @@ torch::Tensor run_downsample(torch::nn::Sequential& ds, const torch::Tensor& x) 
 
 torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
   // [tv] BasicBlock.forward; convs through models/layers/fast_weights.h.
-  auto out = torch::relu(batch_norm(*bn1, conv2d(*conv1, x)));
-  out = batch_norm(*bn2, conv2d(*conv2, out));
+  // CondConv: one routing from the block input for every conv of the block.
+  const auto r = routing ? routing->forward(x) : torch::Tensor();
+  auto out = torch::relu(batch_norm(*bn1, conv1.forward(x, r)));
+  out = batch_norm(*bn2, conv2.forward(out, r));
   return torch::relu(out + (downsample ? run_downsample(downsample, x) : x));
 }
 
 BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, int64_t dilation,
-                               bool with_downsample, bool stride_in_1x1) {
+                               bool with_downsample, bool stride_in_1x1, const ConvChoice& conv) {
   namespace nn = torch::nn;
   // [dlv2] Bottleneck: the stride sits on conv1 (1x1); conv2 is 3x3 with
   // padding = dilation. [tv] puts the stride on conv2 instead.
-  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(inplanes, planes, 1)
-                                                  .stride(stride_in_1x1 ? stride : 1)
-                                                  .bias(false)));
+  conv1 = ConvSlot(*this, "conv1", nn::Conv2dOptions(inplanes, planes, 1).stride(stride_in_1x1 ? stride : 1).bias(false),
+                   conv);
   bn1 = register_module("bn1", nn::BatchNorm2d(planes));
-  conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(planes, planes, 3)
-                                                  .stride(stride_in_1x1 ? 1 : stride)
-                                                  .padding(dilation)
-                                                  .dilation(dilation)
-                                                  .bias(false)));
+  conv2 = ConvSlot(*this, "conv2",
+                   nn::Conv2dOptions(planes, planes, 3)
+                       .stride(stride_in_1x1 ? 1 : stride)
+                       .padding(dilation)
+                       .dilation(dilation)
+                       .bias(false),
+                   conv);
   bn2 = register_module("bn2", nn::BatchNorm2d(planes));
-  conv3 = register_module("conv3", nn::Conv2d(nn::Conv2dOptions(planes, planes * kExpansion, 1).bias(false)));
+  conv3 = ConvSlot(*this, "conv3", nn::Conv2dOptions(planes, planes * kExpansion, 1).bias(false), conv);
   bn3 = register_module("bn3", nn::BatchNorm2d(planes * kExpansion));
   if (with_downsample) {
     downsample = register_module(
@@ -91,12 +95,14 @@ BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride,
         nn::Sequential(nn::Conv2d(nn::Conv2dOptions(inplanes, planes * kExpansion, 1).stride(stride).bias(false)),
                        nn::BatchNorm2d(planes * kExpansion)));
   }
+  if (conv.type == ConvType::CondConv) routing = register_module("routing", CondConvRouting(inplanes, conv.condconv_experts));
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
-  auto out = torch::relu(batch_norm(*bn1, conv2d(*conv1, x)));
-  out = torch::relu(batch_norm(*bn2, conv2d(*conv2, out)));
-  out = batch_norm(*bn3, conv2d(*conv3, out));
+  const auto r = routing ? routing->forward(x) : torch::Tensor();
+  auto out = torch::relu(batch_norm(*bn1, conv1.forward(x, r)));
+  out = torch::relu(batch_norm(*bn2, conv2.forward(out, r)));
+  out = batch_norm(*bn3, conv3.forward(out, r));
   return torch::relu(out + (downsample ? run_downsample(downsample, x) : x));
 }
 
@@ -116,12 +122,14 @@ ResNetTrunk::ResNetTrunk(torch::nn::Module& owner, const ResNetConfig& cfg) : cf
     // width changes, or the layer is dilated (2 or 4); [tv] _make_layer the
     // same without dilation.
     const bool ds = stride != 1 || inplanes != planes[l] * expansion || dilation == 2 || dilation == 4;
+    ConvChoice choice = cfg.conv;
+    if (!cfg.conv_stages[l]) choice.type = ConvType::Static;
     for (int64_t b = 0; b < cfg.layers[l]; ++b) {
       const int64_t s = b == 0 ? stride : 1;
       if (cfg.basic_block)
-        seq->push_back(BasicBlock(inplanes, planes[l], s, b == 0 && ds));
+        seq->push_back(BasicBlock(inplanes, planes[l], s, b == 0 && ds, choice));
       else
-        seq->push_back(Bottleneck(inplanes, planes[l], s, dilation, b == 0 && ds, cfg.stride_in_1x1));
+        seq->push_back(Bottleneck(inplanes, planes[l], s, dilation, b == 0 && ds, cfg.stride_in_1x1, choice));
       inplanes = planes[l] * expansion;
     }
     layers_[l] = owner.register_module("layer" + std::to_string(l + 1), seq);
@@ -146,10 +154,14 @@ std::array<int64_t, 4> ResNetTrunk::out_channels() const {
   return {64 * e, 128 * e, 256 * e, 512 * e};
 }
 
-std::vector<torch::Tensor> ResNetTrunk::forward(const torch::Tensor& x) {
+std::vector<torch::Tensor> ResNetTrunk::forward(
+    const torch::Tensor& x, const std::function<torch::Tensor(const std::string&, const torch::Tensor&)>* hook) {
   std::vector<torch::Tensor> outs;
   auto y = stem(x);
-  for (int i = 1; i <= 4; ++i) outs.push_back(y = layer(i, y));
+  for (int i = 1; i <= 4; ++i) {
+    if (hook) y = (*hook)("layer" + std::to_string(i), y);
+    outs.push_back(y = layer(i, y));
+  }
   return outs;
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
+
+#include "models/layers/dynamic_conv.h"
 
 namespace uda::models {
 
@@ -30,6 +33,12 @@ struct ResNetConfig {
   std::array<int64_t, 4> dilations{1, 1, 2, 4};
   bool ceil_mode = true;                        // stem max pool
   bool freeze_bn = true;                        // BN affine parameters requires_grad = false
+  // Input-conditioned convolutions in the blocks of the stages marked in
+  // conv_stages (layer1..layer4): every conv of such a block (not the
+  // downsample) is conv.type; CondConv blocks route once from the block
+  // input (key `routing.fc.*` of the block).
+  ConvChoice conv;
+  std::array<bool, 4> conv_stages{false, false, false, false};
 };
 
 // The ResNet settings of "resnet50"/"resnet101" as DeepLabV2 backbones
@@ -41,11 +50,13 @@ bool is_resnet_name(const std::string& name);  // resnet18 | resnet34 | resnet50
 // [tv] BasicBlock: two 3x3 convs, the stride on the first.
 class BasicBlockImpl : public torch::nn::Module {
  public:
-  BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, bool downsample);
+  BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, bool downsample,
+                 const ConvChoice& conv = ConvChoice{});
   torch::Tensor forward(const torch::Tensor& x);
   static constexpr int64_t kExpansion = 1;
 
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  ConvSlot conv1, conv2;
+  CondConvRouting routing{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::Sequential downsample{nullptr};
 };
@@ -54,11 +65,12 @@ TORCH_MODULE(BasicBlock);
 class BottleneckImpl : public torch::nn::Module {
  public:
   BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, int64_t dilation, bool downsample,
-                 bool stride_in_1x1);
+                 bool stride_in_1x1, const ConvChoice& conv = ConvChoice{});
   torch::Tensor forward(const torch::Tensor& x);
   static constexpr int64_t kExpansion = 4;
 
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  ConvSlot conv1, conv2, conv3;
+  CondConvRouting routing{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
 };
@@ -73,8 +85,11 @@ class ResNetTrunk {
   // Stem (conv1, bn1, relu, max pool).
   torch::Tensor stem(const torch::Tensor& x);
   torch::Tensor layer(int i, const torch::Tensor& x);  // i in 1..4
-  // The four stage maps after layer1..layer4.
-  std::vector<torch::Tensor> forward(const torch::Tensor& x);
+  // The four stage maps after layer1..layer4; `hook` (may be null) applied
+  // to the input of each stage ("layer1".."layer4").
+  std::vector<torch::Tensor> forward(const torch::Tensor& x,
+                                     const std::function<torch::Tensor(const std::string&, const torch::Tensor&)>*
+                                         hook = nullptr);
   // Channels of the four stage maps: 64..512 (BasicBlock), 256..2048 (Bottleneck).
   std::array<int64_t, 4> out_channels() const;
 

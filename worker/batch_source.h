@@ -49,6 +49,7 @@ class EvalSuite {
   struct Set {
     std::string name;  // "" for the single validation set
     std::unique_ptr<EvalSource> source;
+    std::string domain = {};  // the domain of every image of the set; "" when unknown or mixed
   };
   explicit EvalSuite(std::vector<Set> sets) : sets_(std::move(sets)) {}
   virtual ~EvalSuite() = default;

@@ -296,7 +296,7 @@ std::unique_ptr<EvalSuite> make_eval_suite(const config::Config& cfg, int rank, 
     for (const auto& [part, pool] : {std::pair{"in", &split.in[d]}, std::pair{"out", &split.out[d]}}) {
       const std::string name = "env" + std::to_string(d) + "_" + part;
       auto loader = data::pipeline::make_eval_loader(cfg, name, ds, *pool, rank, world);
-      sets.push_back({name, std::make_unique<ValStream>(ds, std::move(loader), device)});
+      sets.push_back({name, std::make_unique<ValStream>(ds, std::move(loader), device), split.names[d]});
     }
   return std::make_unique<DomainEvalSuite>(std::move(sets), std::move(split));
 }

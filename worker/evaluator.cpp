@@ -61,10 +61,11 @@ ConfusionMatrix evaluate(const PredictFn& predict, EvalSource& data, comm::Commu
 }
 
 nlohmann::json evaluate_suite(const PredictFn& predict, EvalSuite& suite, comm::Communicator& comm,
-                              EvalObserver* observer) {
+                              EvalObserver* observer, const std::function<void(const std::string&)>& before_set) {
   nlohmann::json j = nlohmann::json::object();
   auto number = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
   for (auto& set : suite.sets()) {
+    if (before_set) before_set(set.domain);
     auto cm = evaluate(predict, *set.source, comm, observer, set.name);
     if (set.name.empty()) {
       j.update(cm.to_json(set.source->class_names()));

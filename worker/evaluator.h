@@ -37,8 +37,11 @@ ConfusionMatrix evaluate(const PredictFn& predict, EvalSource& data, comm::Commu
 // summaries (DG: train_domain_val_acc, test_domain_acc). The same record in
 // training (eval.jsonl) and in `uda eval`. `observer` (may be null) sees
 // every batch and set.
+// `before_set` (may be empty) is told each set's domain (EvalSuite::Set::domain)
+// before its images are predicted, for methods that predict per domain.
 nlohmann::json evaluate_suite(const PredictFn& predict, EvalSuite& suite, comm::Communicator& comm,
-                              EvalObserver* observer = nullptr);
+                              EvalObserver* observer = nullptr,
+                              const std::function<void(const std::string&)>& before_set = {});
 
 // Adds a batch to a confusion matrix (labels 255 ignored; other labels
 // outside [0, C) are an error naming the value).

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/schema.h"
 #include "data/pipeline/loader_config.h"
+#include "models/layers/iteration_schedule.h"
 #include "models/layers/sample_randomness.h"
 #include "models/sync_batch_norm.h"
 #include "worker/evaluator.h"
@@ -135,7 +136,8 @@ nlohmann::json Trainer::evaluate_now(int64_t iter) {
   if (!eval_) return nullptr;
   auto t0 = Clock::now();
   auto j = evaluate_suite([this](const at::Tensor& x) { return algorithm_->predict(x); }, *eval_, comm_,
-                          report_images_.get());
+                          report_images_.get(), [this](const std::string& d) { algorithm_->set_eval_domain(d); });
+  algorithm_->set_eval_domain("");
   std::string summary;
   for (const char* key : {"miou", "accuracy", "train_domain_val_acc", "test_domain_acc"})
     if (j.contains(key) && j[key].is_number()) summary += fmt::format("  {} {:.2f}", key, 100 * j[key].get<double>());
@@ -202,6 +204,9 @@ TrainResult Trainer::run() {
   double data_s = 0, step_s = 0;
   for (int64_t iter = start_iter_; iter < max_iters; ++iter) {
     ctx_->set_iter(iter);
+    // Layers whose state follows the iteration (Dynamic Convolution's
+    // temperature) are told it before the step: generic, no method here.
+    for (const auto& [name, module] : ctx_->modules()) models::set_training_iteration(*module, iter);
     // uda's stochastic layers draw per sample (models/layers/sample_randomness.h);
     // anything else drawn from torch's process generator depends only on
     // (seed, rank, iteration): a resumed run continues exactly without

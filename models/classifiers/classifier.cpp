@@ -13,7 +13,12 @@ namespace uda::models {
 torch::Tensor ClassifierImpl::features(const torch::Tensor& x) {
   // [db] ResNet.forward (:147-149): dropout(network(x)); drawn per sample so
   // that a sample's mask does not depend on its rank or batch row.
-  return sample_dropout(featurize(x), cfg_.dropout, is_training());
+  return sample_dropout(featurize(x, nullptr), cfg_.dropout, is_training());
+}
+
+torch::Tensor ClassifierImpl::forward_hooked(const torch::Tensor& x, const ActivationHook& hook) {
+  auto f = sample_dropout(featurize(x, &hook), cfg_.dropout, is_training());
+  return classify(hook("fc", f));
 }
 
 torch::Tensor ClassifierImpl::features(const torch::Tensor& x, std::vector<torch::Tensor>* stage_maps) {

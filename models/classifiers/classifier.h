@@ -22,7 +22,11 @@
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/linear.h>
 
+#include <functional>
+#include <string>
 #include <vector>
+
+#include "models/layers/dynamic_conv.h"
 
 namespace uda::models {
 
@@ -39,13 +43,28 @@ struct ClassifierConfig {
   // statistics are used and not updated; affine parameters still train
   // (DomainBed ResNet.freeze_bn, networks.py:151-162).
   bool freeze_bn = true;
+  // Input-conditioned convolutions (models/layers/dynamic_conv.h): the
+  // type, and the layers that take it (names of layer_names(); empty = the
+  // network's default_conv_layers()).
+  ConvChoice conv;
+  std::vector<std::string> conv_layers;
 };
+
+// A function applied to the activation ENTERING a named point of the
+// network (domain-specific masks, DMG): returns the activation to use.
+using ActivationHook = std::function<torch::Tensor(const std::string& point, const torch::Tensor& x)>;
 
 class ClassifierImpl : public torch::nn::Module {
  public:
   torch::Tensor features(const torch::Tensor& x);
   torch::Tensor classify(const torch::Tensor& features);
   torch::Tensor forward(const torch::Tensor& x) { return classify(features(x)); }
+  // forward with `hook` applied at each point of hook_points() in order;
+  // "fc" is the classifier's input (the features after the dropout).
+  torch::Tensor forward_hooked(const torch::Tensor& x, const ActivationHook& hook);
+  // The network's points, input side first, "fc" last (MNIST_CNN: conv1..conv4,
+  // ResNet: layer1..layer4), and the channels entering each.
+  virtual std::vector<std::pair<std::string, int64_t>> hook_points() const = 0;
 
   // The network's stages, for methods that work on intermediate feature
   // maps (CSG's contrastive stages): channels of stage 1..n; empty when the
@@ -69,12 +88,13 @@ class ClassifierImpl : public torch::nn::Module {
   // `feature_dim` (after the featurizer, so the state dict lists it last, as
   // torchvision's) and applies freeze_bn.
   void register_head(int64_t feature_dim);
-  // The featurizer without the dropout: [N, D].
-  virtual torch::Tensor featurize(const torch::Tensor& x) = 0;
+  // The featurizer without the dropout: [N, D]; `hook` (may be null) at the
+  // points before "fc".
+  virtual torch::Tensor featurize(const torch::Tensor& x, const ActivationHook* hook) = 0;
   // featurize(x) that also hands out the stage maps; networks with stages
   // override it (the default has none).
   virtual torch::Tensor featurize_stages(const torch::Tensor& x, std::vector<torch::Tensor>* stage_maps) {
-    return featurize(x);
+    return featurize(x, nullptr);
   }
 
  private:

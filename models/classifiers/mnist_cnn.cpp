@@ -5,32 +5,58 @@
 
 #include "models/layers/fast_weights.h"
 
+#include <algorithm>
+
+namespace {
+using nn_group_norm_ptr = torch::nn::GroupNormImpl*;
+}
+
 namespace uda::models {
 
 MnistCnnImpl::MnistCnnImpl(const ClassifierConfig& cfg) : ClassifierImpl(cfg) {
   namespace nn = torch::nn;
+  const auto names = layer_names();
+  const auto& chosen = cfg.conv_layers.empty() ? default_conv_layers() : cfg.conv_layers;
+  auto choice_of = [&](int i) {
+    ConvChoice c = cfg.conv;
+    if (std::find(chosen.begin(), chosen.end(), names[i]) == chosen.end()) c.type = ConvType::Static;
+    return c;
+  };
   // [db] MNIST_CNN.__init__ (:176-184): the convs first, then the GroupNorms
   // (the registration order is the state dict's and the order of the default
   // initialisation's draws).
-  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(cfg.in_channels, 64, 3).stride(1).padding(1)));
-  conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(64, 128, 3).stride(2).padding(1)));
-  conv3 = register_module("conv3", nn::Conv2d(nn::Conv2dOptions(128, 128, 3).stride(1).padding(1)));
-  conv4 = register_module("conv4", nn::Conv2d(nn::Conv2dOptions(128, 128, 3).stride(1).padding(1)));
+  const std::array<nn::Conv2dOptions, 4> opts{nn::Conv2dOptions(cfg.in_channels, 64, 3).stride(1).padding(1),
+                                              nn::Conv2dOptions(64, 128, 3).stride(2).padding(1),
+                                              nn::Conv2dOptions(128, 128, 3).stride(1).padding(1),
+                                              nn::Conv2dOptions(128, 128, 3).stride(1).padding(1)};
+  for (int i = 0; i < 4; ++i) convs_[i] = ConvSlot(*this, names[i], opts[i], choice_of(i));
   bn0 = register_module("bn0", nn::GroupNorm(8, 64));
   bn1 = register_module("bn1", nn::GroupNorm(8, 128));
   bn2 = register_module("bn2", nn::GroupNorm(8, 128));
   bn3 = register_module("bn3", nn::GroupNorm(8, 128));
+  for (int i = 0; i < 4; ++i)
+    if (convs_[i].type() == ConvType::CondConv)
+      routes_[i] = register_module("route" + std::to_string(i + 1),
+                                   CondConvRouting(opts[i].in_channels(), cfg.conv.condconv_experts));
   register_head(kFeatures);
 }
 
-torch::Tensor MnistCnnImpl::featurize(const torch::Tensor& x) {
+std::vector<std::pair<std::string, int64_t>> MnistCnnImpl::hook_points() const {
+  return {{"conv1", config().in_channels}, {"conv2", 64}, {"conv3", 128}, {"conv4", 128}, {"fc", kFeatures}};
+}
+
+torch::Tensor MnistCnnImpl::featurize(const torch::Tensor& x, const ActivationHook* hook) {
   // [db] MNIST_CNN.forward (:189-208): conv -> ReLU -> GroupNorm, x4; avgpool; view(N, -1).
   // Layers through models/layers/fast_weights.h (meta-learning evaluates the
   // network at substituted parameters).
-  auto y = group_norm(*bn0, torch::relu(conv2d(*conv1, x)));
-  y = group_norm(*bn1, torch::relu(conv2d(*conv2, y)));
-  y = group_norm(*bn2, torch::relu(conv2d(*conv3, y)));
-  y = group_norm(*bn3, torch::relu(conv2d(*conv4, y)));
+  const std::array<nn_group_norm_ptr, 4> norms{bn0.get(), bn1.get(), bn2.get(), bn3.get()};
+  const auto names = layer_names();
+  torch::Tensor y = x;
+  for (int i = 0; i < 4; ++i) {
+    if (hook) y = (*hook)(names[i], y);
+    const auto routing = routes_[i] ? routes_[i]->forward(y) : torch::Tensor();
+    y = group_norm(*norms[i], torch::relu(convs_[i].forward(y, routing)));
+  }
   return torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1);
 }
 

@@ -5,10 +5,16 @@
 // module: conv1..conv4, bn0..bn3 (GroupNorm), then the head `fc`. PyTorch
 // default initialisation; no BatchNorm and no dropout of its own, so its
 // train and eval modes compute the same (model.dropout aside).
+//
+// Any of conv1..conv4 can be a dynamic or CondConv convolution
+// (ClassifierConfig::conv, default conv2..conv4: conv1 sees the raw image);
+// a CondConv layer is its own block, routed from its own input (keys
+// convN.weight [E, ...] and routeN.fc.*). Hook points: conv1..conv4, fc.
 #pragma once
 
-#include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/normalization.h>
+
+#include <array>
 
 #include "models/classifiers/classifier.h"
 
@@ -18,12 +24,19 @@ class MnistCnnImpl : public ClassifierImpl {
  public:
   explicit MnistCnnImpl(const ClassifierConfig& cfg);
   static constexpr int64_t kFeatures = 128;  // [db] MNIST_CNN.n_outputs
+  static std::vector<std::string> layer_names() { return {"conv1", "conv2", "conv3", "conv4"}; }
+  static std::vector<std::string> default_conv_layers() { return {"conv2", "conv3", "conv4"}; }
+  std::vector<std::pair<std::string, int64_t>> hook_points() const override;
 
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr};
   torch::nn::GroupNorm bn0{nullptr}, bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
 
  protected:
-  torch::Tensor featurize(const torch::Tensor& x) override;
+  torch::Tensor featurize(const torch::Tensor& x, const ActivationHook* hook) override;
+
+ private:
+  std::array<ConvSlot, 4> convs_;
+  std::array<CondConvRouting, 4> routes_{CondConvRouting{nullptr}, CondConvRouting{nullptr},
+                                         CondConvRouting{nullptr}, CondConvRouting{nullptr}};
 };
 
 }  // namespace uda::models

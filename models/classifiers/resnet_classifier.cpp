@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "models/tensor_convert.h"
 
 namespace uda::models {
@@ -13,6 +15,10 @@ ResNetClassifierImpl::ResNetClassifierImpl(const std::string& name, const Classi
     : ClassifierImpl(cfg) {
   auto rc = resnet_config(name, /*deeplab=*/false);
   rc.in_channels = cfg.in_channels;
+  rc.conv = cfg.conv;
+  for (int l = 0; l < 4; ++l)
+    rc.conv_stages[l] = cfg.conv_layers.empty() || std::find(cfg.conv_layers.begin(), cfg.conv_layers.end(),
+                                                             layer_names()[l]) != cfg.conv_layers.end();
   trunk_ = ResNetTrunk(*this, rc);
   register_head(trunk_.out_channels()[3]);  // [db] n_outputs 512 / 2048 (:112-117)
   // [tv] ResNet.__init__ (:208-213), after every module (fc included) is
@@ -24,9 +30,14 @@ ResNetClassifierImpl::ResNetClassifierImpl(const std::string& name, const Classi
       torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
 }
 
-torch::Tensor ResNetClassifierImpl::featurize(const torch::Tensor& x) {
+torch::Tensor ResNetClassifierImpl::featurize(const torch::Tensor& x, const ActivationHook* hook) {
   // [tv] _forward_impl (:266-282) up to flatten, fc being [db]'s Identity (:138-139).
-  return torch::adaptive_avg_pool2d(trunk_.forward(x).back(), {1, 1}).flatten(1);
+  return torch::adaptive_avg_pool2d(trunk_.forward(x, hook).back(), {1, 1}).flatten(1);
+}
+
+std::vector<std::pair<std::string, int64_t>> ResNetClassifierImpl::hook_points() const {
+  const auto c = trunk_.out_channels();
+  return {{"layer1", 64}, {"layer2", c[0]}, {"layer3", c[1]}, {"layer4", c[2]}, {"fc", c[3]}};
 }
 
 torch::Tensor ResNetClassifierImpl::featurize_stages(const torch::Tensor& x, std::vector<torch::Tensor>* stage_maps) {

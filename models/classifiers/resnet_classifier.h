@@ -20,12 +20,16 @@ namespace uda::models {
 class ResNetClassifierImpl : public ClassifierImpl {
  public:
   // `name`: resnet18 | resnet34 | resnet50 | resnet101.
+  // ClassifierConfig::conv applies to the stages named in conv_layers
+  // (layer1..layer4; default all four).
   ResNetClassifierImpl(const std::string& name, const ClassifierConfig& cfg);
+  static std::vector<std::string> layer_names() { return {"layer1", "layer2", "layer3", "layer4"}; }
+  std::vector<std::pair<std::string, int64_t>> hook_points() const override;
   // layer1..layer4 (64..512 or 256..2048 channels), after their last ReLU.
   std::vector<int64_t> stage_channels() const override;
 
  protected:
-  torch::Tensor featurize(const torch::Tensor& x) override;
+  torch::Tensor featurize(const torch::Tensor& x, const ActivationHook* hook) override;
   torch::Tensor featurize_stages(const torch::Tensor& x, std::vector<torch::Tensor>* stage_maps) override;
 
  private:

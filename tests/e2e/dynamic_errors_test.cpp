@@ -1,0 +1,102 @@
+// Input-conditioned convolutions, DMG and DIAL refuse bad input with
+// one-line UserErrors (exit 2) naming the key and the fix, before any
+// training: fewer than one expert, a layer or masked point the backbone
+// lacks, DMG given a single training domain, PGD with fewer than one step.
+// And the world-size promise of the dynamic layers (not an algorithm, so
+// not in the registry test): ERM with dynamic / CondConv convolutions on
+// 2 ranks x b against 1 rank x 2b, and the temperature in the checkpoint.
+#include "tests/support/test_support.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include <iostream>
+#include <sstream>
+
+using uda::test::run_command;
+using uda::test::run_uda;
+
+namespace {
+
+const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
+
+class DynamicErrors : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new uda::test::TempDir();
+    auto c = run_uda({"convert", "--format", "idx", "--domains", "rotated", "--src", kFashionMnist, "--out",
+                      *dir_ / "data/rotated_fmnist", "--count", "120", "--quiet"});
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  void expect_user_error(const std::string& algo, const std::vector<std::string>& sets, const std::string& key,
+                         const std::string& fix) {
+    std::vector<std::string> argv{"env", "OMP_WAIT_POLICY=PASSIVE", UDA_BINARY, "--log-level", "warn", "train",
+                                  std::string(UDA_SOURCE_DIR) + "/configs/toy/" + algo + ".json", "--nproc", "1",
+                                  "--work-dir", *dir_ / ("run-" + algo + "-" + std::to_string(++runs_))};
+    for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
+    auto r = run_command(argv, dir_->path());
+    EXPECT_EQ(r.exit_code, 2) << algo << ": " << r.err;
+    std::string line;
+    for (std::istringstream in(r.err); std::getline(in, line);)
+      if (line.find("uda: error: ") != std::string::npos) break;
+    EXPECT_NE(line.find("uda: error: "), std::string::npos) << r.err;
+    EXPECT_NE(line.find(key), std::string::npos) << line;
+    EXPECT_NE(line.find(fix), std::string::npos) << line;
+    std::cout << "[error] " << algo << ": " << line << "\n";
+  }
+
+  static uda::test::TempDir* dir_;
+  static int runs_;
+};
+uda::test::TempDir* DynamicErrors::dir_ = nullptr;
+int DynamicErrors::runs_ = 0;
+
+TEST_F(DynamicErrors, ExpertsAndLayers) {
+  expect_user_error("erm", {"model.conv.type=dynamic", "model.conv.experts=0"}, "model.conv.experts", "use 4");
+  expect_user_error("erm", {"model.conv.type=condconv", "model.conv.layers=[\"layer3\"]"}, "model.conv.layers",
+                    "conv1, conv2, conv3, conv4");
+}
+
+TEST_F(DynamicErrors, DmgPointsAndDomains) {
+  expect_user_error("dmg", {"algorithm.dmg_layers=[\"layer3\",\"fc\"]"}, "algorithm.dmg_layers",
+                    "conv1, conv2, conv3, conv4, fc");
+  expect_user_error("dmg", {"data.test_domains=[0,1,2,3,4]"}, "data.test_domains", "hold out fewer domains");
+}
+
+TEST_F(DynamicErrors, DynamicLayersKeepTheWorldSizePromise) {
+  for (const std::string type : {"dynamic", "condconv"}) {
+    auto train = [&](const std::string& name, int nproc, int batch, int threads) {
+      const std::string work = *dir_ / ("ws-" + type + "-" + name);
+      auto r = run_command({"env", "OMP_WAIT_POLICY=PASSIVE", UDA_BINARY, "--log-level", "warn", "train",
+                            std::string(UDA_SOURCE_DIR) + "/configs/toy/erm.json", "--nproc", std::to_string(nproc),
+                            "--work-dir", work, "--set", "model.conv.type=" + type, "--set",
+                            "model.conv.temperature_iters=4", "--set", "data.batch_per_rank=" + std::to_string(batch),
+                            "--set", "runtime.intra_op_threads=" + std::to_string(threads)},
+                           dir_->path());
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      return work + "/checkpoints/iter_00000006";
+    };
+    const auto reference = train("1x4", 1, 4, 1), threads = train("1x4-2threads", 1, 4, 2),
+               ranks = train("2x2", 2, 2, 1);
+    auto diff = [](const std::string& a, const std::string& b) {
+      auto r = run_uda({"diff", a, b, "--json"});
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      return nlohmann::json::parse(r.out);
+    };
+    const auto floor = diff(threads, reference), d = diff(ranks, reference);
+    std::cout << "[world-size] erm + " << type << " @6: L2 " << d["relative_l2"] << " (floor " << floor["relative_l2"]
+              << ")\n";
+    EXPECT_LE(d["relative_l2"].get<double>(), std::max(10 * floor["relative_l2"].get<double>(), 1e-3)) << type;
+    EXPECT_LE(d["max_relative"].get<double>(), std::max(10 * floor["max_relative"].get<double>(), 2e-2)) << type;
+  }
+}
+
+TEST_F(DynamicErrors, DialNeedsPgdSteps) {
+  expect_user_error("dial", {"algorithm.pgd_steps=0"}, "algorithm.pgd_steps", "use 40");
+}
+
+}  // namespace
