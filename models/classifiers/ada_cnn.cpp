@@ -31,20 +31,27 @@ AdaCnnImpl::AdaCnnImpl(const ClassifierConfig& cfg, int64_t image_size, bool asr
   register_head(kFeatures);
 }
 
-torch::Tensor AdaCnnImpl::featurize(const torch::Tensor& x) {
+std::vector<std::pair<std::string, int64_t>> AdaCnnImpl::hook_points() const {
+  const int64_t side = pooled_side(image_size_);
+  return {{"conv1", config().in_channels}, {"conv2", 64}, {"fc1", 128 * side * side}, {"fc2", kFeatures},
+          {"fc", kFeatures}};
+}
+
+torch::Tensor AdaCnnImpl::featurize(const torch::Tensor& x, const ActivationHook* hook) {
   if (x.size(-1) != image_size_ || x.size(-2) != image_size_)
     throw std::invalid_argument("ada_cnn was built for " + std::to_string(image_size_) + "x" +
                                 std::to_string(image_size_) + " images (model.image_size)");
+  auto at = [hook](const char* point, const torch::Tensor& t) { return hook ? (*hook)(point, t) : t; };
   // M-ADA ada_conv.py:19-29: mp(relu(conv)) twice, flatten, relu(fc1), relu(fc2).
-  auto y = conv2d(*conv1, x);
+  auto y = conv2d(*conv1, at("conv1", x));
   if (norm1) y = norm1->forward(y);
   y = torch::max_pool2d(torch::relu(y), 2);
-  y = conv2d(*conv2, y);
+  y = conv2d(*conv2, at("conv2", y));
   if (norm2) y = norm2->forward(y);
   y = torch::max_pool2d(torch::relu(y), 2);
   y = y.flatten(1);
-  y = torch::relu(linear(*fc1, y));
-  return torch::relu(linear(*fc2, y));
+  y = torch::relu(linear(*fc1, at("fc1", y)));
+  return torch::relu(linear(*fc2, at("fc2", y)));
 }
 
 }  // namespace uda::models

@@ -31,8 +31,11 @@ class AdaCnnImpl : public ClassifierImpl {
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
   AsrNorm norm1{nullptr}, norm2{nullptr};  // model.norm = asr_norm
 
+  // conv1, conv2, fc1 (the flattened maps), fc2, fc.
+  std::vector<std::pair<std::string, int64_t>> hook_points() const override;
+
  protected:
-  torch::Tensor featurize(const torch::Tensor& x) override;
+  torch::Tensor featurize(const torch::Tensor& x, const ActivationHook* hook) override;
 
  private:
   int64_t image_size_;
