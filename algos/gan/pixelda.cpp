@@ -131,8 +131,8 @@ const config::KeyRegistrar kPixelDaKeys({
      false,
      {"per_tensor", "global"}},
     {"algorithm.report_samples", Type::Int, 8,
-     "pixelda: source images shown with their transferred versions in `uda report` (the first of rank 0's first "
-     "batch)."},
+     "pixelda: source images shown with their transferred versions in `uda report` and samples/ (the first, by "
+     "global slot, of the run's first batch; checkpointed)."},
 });
 
 json adam(double lr, double beta1, double clip, bool global_clip) {
@@ -268,6 +268,16 @@ class PixelDa : public Algorithm {
                                 "algorithm.learning_rate");
     d_tensors_ = align::tensors_of(d_params);
     reducer_d_ = &ctx.add_reducer("discriminator", d_tensors_);
+    if (report_count_ < 0)
+      throw UserError("algorithm.report_samples must be >= 0", "algorithm.report_samples", "use 0 to show none");
+    if (identity_) report_count_ = 0;  // nothing to show without a generator
+    if (report_count_ > 0) {
+      report_sources_ = torch::zeros({report_count_, o.channels, o.height, o.width},
+                                     torch::TensorOptions().device(ctx.device()));
+      report_shown_ = torch::zeros({1}, torch::TensorOptions().dtype(torch::kLong).device(ctx.device()));
+      ctx.track_tensor("pixelda.report_sources", report_sources_, worker::Replication::Replicated);
+      ctx.track_tensor("pixelda.report_shown", report_shown_, worker::Replication::Replicated);
+    }
     if (!identity_) {
       const auto g_params = align::named_params(*gen_, "generator.");
       opt_g_ = &ctx.add_optimizer("generator", adam(lr, beta1, clip_, !per_tensor_clip_), g_params, true,
@@ -285,8 +295,7 @@ class PixelDa : public Algorithm {
                       "convert a classification dataset (e.g. uda convert --format idx)");
     if (!t.defined()) throw UserError("pixelda needs target images", "data.target.path", "set data.target.path");
     check_images(s.images, t.images);
-    if (report_sources_.numel() == 0 && report_count_ > 0 && ctx.rank() == 0)
-      report_sources_ = s.images.narrow(0, 0, std::min<int64_t>(report_count_, s.images.size(0))).detach().clone();
+    if (report_count_ > 0 && report_shown_.item<int64_t>() == 0) keep_report_sources(s, ctx);
 
     Scalars out;
     d_step(s, t, ctx, out);
@@ -299,22 +308,23 @@ class PixelDa : public Algorithm {
     return task_->forward(images, PixelDaTaskTowerImpl::Input::Transferred);
   }
 
-  // The same source images (rank 0's first batch) and noise at every
+  // The same source images (the run's first global batch's) and noise at every
   // evaluation, G in eval mode (running statistics): nothing drawn from a
   // shared stream, no state changed.
   std::vector<std::pair<std::string, at::Tensor>> report_images() override {
-    if (identity_ || report_sources_.numel() == 0) return {};
+    const int64_t n = report_shown_.defined() ? report_shown_.item<int64_t>() : 0;
+    if (identity_ || n == 0) return {};
     torch::NoGradGuard no_grad;
-    const int64_t n = report_sources_.size(0);
+    const auto sources = report_sources_.narrow(0, 0, n);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(worker::mix_seed(seed_, "pixelda/report_z", 0));
-    auto z = torch::empty({n, opts_.noise_dims}).uniform_(-1.0, 1.0, gen).to(report_sources_.device());
+    auto z = torch::empty({n, opts_.noise_dims}).uniform_(-1.0, 1.0, gen).to(sources.device());
     const bool was_training = gen_->is_training();
     gen_->eval();
-    auto transferred = gen_->forward(report_sources_, z);
+    auto transferred = gen_->forward(sources, z);
     gen_->train(was_training);
     // Images are [-1, 1] in PixelDA ([pm] create_model): shown as [0, 1].
     auto show = [](const at::Tensor& x) { return ((x.to(torch::kCPU, torch::kFloat) + 1.0) / 2.0).clamp(0.0, 1.0); };
-    return {{"pixelda source", show(report_sources_)}, {"pixelda transferred", show(transferred)}};
+    return {{"pixelda source", show(sources)}, {"pixelda transferred", show(transferred)}};
   }
 
  private:
@@ -335,6 +345,19 @@ class PixelDa : public Algorithm {
                       "algorithm.image_size",
                       "set algorithm.image_size=[" + std::to_string(xs.size(2)) + "," + std::to_string(xs.size(3)) +
                           "]");
+  }
+
+  // The first report_samples source images of the run's first global batch
+  // (by global slot, so any world size keeps the same ones), replicated and
+  // checkpointed: a resumed run shows the same images.
+  void keep_report_sources(const DomainBatch& s, worker::TrainContext& ctx) {
+    torch::NoGradGuard no_grad;
+    auto images = align::gather_rows(ctx, s.images.detach());
+    auto slots = align::gather_rows(ctx, s.indices.to(s.images.device()));
+    const int64_t n = std::min<int64_t>(report_count_, images.size(0));
+    auto first = images.index_select(0, slots.argsort().narrow(0, 0, n));
+    report_sources_.narrow(0, 0, n).copy_(first);
+    report_shown_.fill_(n);
   }
 
   // z ~ U(-1, 1)^noise_dims per source sample, from (seed, stream, global slot).
@@ -454,7 +477,7 @@ class PixelDa : public Algorithm {
   comm::GradReducer* reducer_d_ = nullptr;
   comm::GradReducer* reducer_g_ = nullptr;
   std::vector<at::Tensor> d_tensors_, g_tensors_;
-  at::Tensor report_sources_;
+  at::Tensor report_sources_, report_shown_;
 };
 
 const AlgorithmRegistrar kRegister("pixelda", [] { return std::make_unique<PixelDa>(); });
