@@ -5,7 +5,7 @@
 #   uda convert --format idx --domains none   --src /usr/share/datasets/fashion-mnist --out data/fmnist --count 10000
 #   uda convert --format idx --domains mnistm --src /usr/share/datasets/fashion-mnist --out data/fmnist_m --count 10000
 #   uda convert --format idx --domains mnistm --split t10k --src /usr/share/datasets/fashion-mnist --out data/fmnist_m_test --count 2000
-# Usage: ITERS=400 UDA=build/uda CONFIGS=configs/gan sh scripts/pixelda_results.sh OUT_DIR
+# Usage: [METHODS="pixelda source_only target_only"] ITERS=400 UDA=build/uda CONFIGS=configs/gan sh scripts/pixelda_results.sh OUT_DIR
 # The reduced networks (SMALL) fit the budget of a shared 2-core machine;
 # unset SMALL= to run the official sizes.
 set -eu
@@ -15,7 +15,7 @@ CONFIGS=${CONFIGS:-configs/gan}
 ITERS=${ITERS:-400}
 SMALL=${SMALL-"--set algorithm.resnet_filters=16 --set algorithm.resnet_blocks=2 --set algorithm.num_discriminator_filters=16"}
 for seed in 0 1 2; do
-  for method in pixelda source_only target_only; do
+  for method in ${METHODS:-pixelda source_only target_only}; do
     run="$OUT/$method-seed$seed"
     [ -f "$run/final_eval.json" ] && continue
     # shellcheck disable=SC2086

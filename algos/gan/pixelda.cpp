@@ -170,15 +170,13 @@ class KeepBuffers {
   std::vector<std::pair<at::Tensor, at::Tensor>> saved_;
 };
 
-// TF-slim clip_gradient_norms: every gradient clipped by its own norm.
+// TF-slim clip_gradient_norms: every gradient clipped by its own norm,
+// tf.clip_by_norm: g * clip / max(||g||, clip) (no host synchronisation).
 void clip_each(const std::vector<at::Tensor>& params, double max_norm) {
   if (max_norm <= 0) return;
   torch::NoGradGuard no_grad;
-  for (const auto& p : params) {
-    if (!p.grad().defined()) continue;
-    const double norm = p.grad().norm().item<double>();
-    if (norm > max_norm) p.mutable_grad().mul_(max_norm / norm);
-  }
+  for (const auto& p : params)
+    if (p.grad().defined()) p.mutable_grad().mul_(max_norm / p.grad().norm().clamp_min(max_norm));
 }
 
 class PixelDa : public Algorithm {
