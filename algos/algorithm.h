@@ -54,8 +54,9 @@ class Algorithm {
   virtual void set_eval_domain(const std::string& domain) {}
 
   // Pictures for `uda report` (worker/report_images.h). Called on rank 0
-  // only, after an evaluation: they must not communicate, draw random
-  // numbers or change what training continues with.
+  // only, after an evaluation, and report_images() also after each
+  // checkpoint (samples/iter_N/, train.checkpoint_samples): they must not
+  // communicate, draw random numbers or change what training continues with.
   // Pseudo-labels [N, H, W] (int64 class ids) of evaluation images
   // [N, 3, H, W], or an undefined tensor when the method has none.
   virtual at::Tensor pseudo_label(const at::Tensor& images) { return {}; }

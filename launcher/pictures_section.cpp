@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -33,6 +35,20 @@ std::optional<fs::path> newest_images_dir(const fs::path& run) {
     }
   }
   return best;
+}
+
+// Every report_images/iter_<N> with an index.json, by iteration.
+std::vector<std::pair<long long, fs::path>> images_dirs(const fs::path& run) {
+  std::vector<std::pair<long long, fs::path>> out;
+  std::error_code ec;
+  if (!fs::is_directory(run / "report_images")) return out;
+  for (const auto& e : fs::directory_iterator(run / "report_images", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("iter_", 0) != 0 || !fs::exists(e.path() / "index.json")) continue;
+    out.emplace_back(std::atoll(name.c_str() + 5), e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string base64(const std::string& bytes) {
@@ -154,6 +170,39 @@ std::string confusion_matrices(const json& m) {
   return html;
 }
 
+// The algorithm's grids of every evaluation (at most kMaxEvolution of them,
+// evenly spaced, the first and the newest included), one row per
+// iteration: how a generator's samples change during training. "" when
+// fewer than two evaluations have grids.
+constexpr size_t kMaxEvolution = 8;
+
+std::string grids_through_training(const fs::path& run) {
+  std::vector<std::pair<long long, std::pair<fs::path, json>>> rows;
+  for (const auto& [iter, dir] : images_dirs(run)) {
+    const json m = json::parse(fs_util::read_file((dir / "index.json").string()), nullptr, false);
+    if (m.is_object() && m.contains("grids") && !m["grids"].empty()) rows.push_back({iter, {dir, m}});
+  }
+  if (rows.size() < 2) return "";
+  std::vector<size_t> shown;
+  if (rows.size() <= kMaxEvolution) {
+    for (size_t i = 0; i < rows.size(); ++i) shown.push_back(i);
+  } else {
+    for (size_t k = 0; k < kMaxEvolution; ++k) shown.push_back(k * (rows.size() - 1) / (kMaxEvolution - 1));
+  }
+  std::string html = "<h3>The algorithm's pictures through training</h3>\n<table class=\"grids\">\n";
+  for (size_t i : shown) {
+    const auto& [iter, dm] = rows[i];
+    html += "<tr><th>iteration " + std::to_string(iter) + "</th>";
+    for (const auto& g : dm.second["grids"]) {
+      const std::string name = json_text(g.value("name", json("")));
+      html += "<td>" + image(dm.first, g.value("file", json()), name) + "<br><span class=\"dim\">" +
+              html_escape(name) + "</span></td>";
+    }
+    html += "</tr>\n";
+  }
+  return html + "</table>\n";
+}
+
 }  // namespace
 
 std::string pictures_section(const fs::path& run) {
@@ -165,7 +214,7 @@ std::string pictures_section(const fs::path& run) {
     throw UserError("malformed JSON", index.string(), "delete the file; the worker writes it at the next evaluation");
   std::string html = "<h2>Pictures (evaluation at iteration " + json_text(m.value("iter", json("?"))) +
                      ")</h2>\n<div class=\"pictures\">\n";
-  html += segmentation_table(*dir, m) + grids(*dir, m) + confusion_matrices(m);
+  html += segmentation_table(*dir, m) + grids(*dir, m) + grids_through_training(run) + confusion_matrices(m);
   return html + "</div>\n<p class=\"dim\">From <code>" + html_escape(dir->string()) + "</code>.</p>\n";
 }
 

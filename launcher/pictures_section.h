@@ -2,7 +2,9 @@
 // <run>/report_images/iter_<N>/ at the newest evaluation (worker/report_images.h):
 // evaluation images with ground truth, prediction and pseudo-labels in the
 // label palette, the algorithm's image grids, and confusion matrices as
-// heat maps. Images are inlined as data: URIs, so the page stays one file.
+// heat maps; and, when two or more evaluations have algorithm grids, those of
+// every evaluation (up to 8, evenly spaced) one row per iteration, to show how
+// e.g. a generator's samples change during training. Images are inlined as data: URIs, so the page stays one file.
 #pragma once
 
 #include <filesystem>

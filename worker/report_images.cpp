@@ -81,6 +81,29 @@ std::string file_safe(const std::string& name) {
 
 }  // namespace
 
+nlohmann::json write_image_grids(const std::string& dir,
+                                 const std::vector<std::pair<std::string, at::Tensor>>& batches) {
+  nlohmann::json grids = nlohmann::json::array();
+  if (batches.empty()) return grids;
+  fs::create_directories(dir);
+  for (const auto& [name, batch] : batches) {
+    const std::string file = "grid_" + file_safe(name) + ".png";
+    const at::Tensor g = grid_of(batch);
+    write_image(fs::path(dir) / file, g, {g.size(1), g.size(2)});
+    grids.push_back({{"name", name}, {"file", file}});
+  }
+  return grids;
+}
+
+void write_checkpoint_samples(const std::string& run_dir, int64_t iter, algos::Algorithm& algorithm) {
+  torch::NoGradGuard no_grad;
+  const auto batches = algorithm.report_images();
+  if (batches.empty()) return;
+  const fs::path dir = fs::path(run_dir) / "samples" / ("iter_" + std::to_string(iter));
+  nlohmann::json index{{"iter", iter}, {"grids", write_image_grids(dir.string(), batches)}};
+  fs_util::write_file_atomic((dir / "index.json").string(), index.dump() + "\n");
+}
+
 ReportImages::ReportImages(int count, std::array<double, 3> mean, std::array<double, 3> std)
     : count_(count), mean_(mean), std_(std) {}
 
@@ -138,13 +161,7 @@ void ReportImages::write(const std::string& run_dir, int64_t iter, const nlohman
     for (size_t c = 0; c < classes_.size(); ++c) palette.push_back(label_colour(static_cast<int64_t>(c)));
     index["palette"] = std::move(palette);
   }
-  nlohmann::json grids = nlohmann::json::array();
-  for (const auto& [name, batch] : algorithm.report_images()) {
-    const std::string file = "grid_" + file_safe(name) + ".png";
-    const at::Tensor g = grid_of(batch);
-    write_image(dir / file, g, {g.size(1), g.size(2)});
-    grids.push_back({{"name", name}, {"file", file}});
-  }
+  nlohmann::json grids = write_image_grids(dir.string(), algorithm.report_images());
   if (!grids.empty()) index["grids"] = std::move(grids);
   if (!confusion_.empty()) index["confusion"] = confusion_;
   for (const char* key : {"domains", "test_domains"})

@@ -29,6 +29,17 @@
 
 namespace uda::worker {
 
+// Named image batches [N, C, H, W] in [0, 1] (Algorithm::report_images) as
+// grid_<name>.png files in `dir` (created when there is any); returns
+// [{"name", "file"}] in their order.
+nlohmann::json write_image_grids(const std::string& dir,
+                                 const std::vector<std::pair<std::string, at::Tensor>>& batches);
+
+// The algorithm's pictures beside a checkpoint: <run_dir>/samples/iter_<iter>/
+// with the grids and index.json {"iter", "grids"}; nothing when the algorithm
+// has none. Rank 0, after the checkpoint of `iter` is handed to the writer.
+void write_checkpoint_samples(const std::string& run_dir, int64_t iter, algos::Algorithm& algorithm);
+
 class ReportImages : public EvalObserver {
  public:
   // `count` images per evaluation; `mean` and `std` undo the evaluation

@@ -35,6 +35,9 @@ const config::KeyRegistrar kTrainerKeys({
     {"train.verify_replicas_interval", Type::Int, 0,
      "Debug: check every N iterations that all ranks hold identical parameters (0 = off)."},
     {"train.eval_metric", Type::String, "miou", "Metric that selects the best checkpoint (higher is better)."},
+    {"train.checkpoint_samples", Type::Bool, true,
+     "With every checkpoint, rank 0 writes the algorithm's pictures (Algorithm::report_images, e.g. a GAN's "
+     "samples) into samples/iter_N/ (grids + index.json); nothing for algorithms without pictures."},
     {"train.report_images", Type::Int, 4,
      "Pictures rank 0 writes at each evaluation into report_images/iter_N/ for `uda report`: this many evaluation "
      "images with ground truth, prediction and pseudo-labels (segmentation), confusion matrices (classification), "
@@ -263,6 +266,9 @@ TrainResult Trainer::run() {
       synchronize_buffers(*ctx_);
       checkpointer_->save(*ctx_, *data_, iter + 1, {{"best", best_}, {"last_eval", result.last_eval}},
                           /*wait=*/last || preempt);
+      // The algorithm's pictures (a generator's samples) beside the checkpoint.
+      if (comm_.rank() == 0 && cfg_.get<bool>("train.checkpoint_samples"))
+        write_checkpoint_samples(run_dir_, iter + 1, *algorithm_);
     }
     if (iter + 1 == kill_after && checkpointer_) {
       checkpointer_->wait();  // collective: the checkpoint is complete on every rank

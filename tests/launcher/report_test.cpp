@@ -163,7 +163,8 @@ TEST(ReportTest, PicturesOfTheNewestEvaluationAreInlined) {
   uda::test::write_seg_pictures(t / "run", 12, 2);
   const std::string html = read_text(uda::cli::write_report(t / "run"));
   EXPECT_NE(html.find("Pictures (evaluation at iteration 12)"), std::string::npos);
-  EXPECT_EQ(count(html, "src=\"data:image/png;base64,iVBORw0KGgo"), 2u * 4 + 1);  // 2 rows of 4, the grid
+  // 2 rows of 4, the grid, and the grid of both evaluations through training.
+  EXPECT_EQ(count(html, "src=\"data:image/png;base64,iVBORw0KGgo"), 2u * 4 + 1 + 2);
   EXPECT_NE(html.find("pseudo-label"), std::string::npos);
   EXPECT_NE(html.find("<figcaption>samples</figcaption>"), std::string::npos);
   EXPECT_NE(html.find("background:#804080"), std::string::npos);  // the palette's legend: road
@@ -175,6 +176,31 @@ TEST(ReportTest, PicturesOfTheNewestEvaluationAreInlined) {
   EXPECT_NE(dg.find("art in split (test domain)"), std::string::npos);
   EXPECT_NE(dg.find("<details><summary>The other splits</summary>\n<h4>photo out split</h4>"), std::string::npos);
   EXPECT_NE(dg.find(">50</td>"), std::string::npos);
+}
+
+TEST(ReportTest, AlgorithmGridsOfEveryEvaluationAreShownInOrderOfIteration) {
+  TempDir t;
+  uda::test::write_seg_run(t / "run");
+  uda::test::write_seg_pictures(t / "run", 12, 1);
+  // One evaluation: no "through training" rows.
+  EXPECT_EQ(read_text(uda::cli::write_report(t / "run")).find("through training"), std::string::npos);
+  uda::test::write_seg_pictures(t / "run", 4, 1);
+  uda::test::write_seg_pictures(t / "run", 8, 1);
+  std::string html = read_text(uda::cli::write_report(t / "run"));
+  const size_t section = html.find("The algorithm's pictures through training");
+  ASSERT_NE(section, std::string::npos);
+  const size_t r4 = html.find("<th>iteration 4</th>", section), r8 = html.find("<th>iteration 8</th>", section),
+               r12 = html.find("<th>iteration 12</th>", section);
+  ASSERT_NE(r4, std::string::npos);
+  EXPECT_LT(r4, r8);
+  EXPECT_LT(r8, r12);
+  EXPECT_NE(r12, std::string::npos);
+  // Many evaluations: 8 rows, the first and the newest among them.
+  for (int iter = 16; iter <= 60; iter += 4) uda::test::write_seg_pictures(t / "run", iter, 1);
+  html = read_text(uda::cli::write_report(t / "run"));
+  EXPECT_EQ(count(html.substr(html.find("through training")), "<th>iteration "), 8u);
+  EXPECT_NE(html.find("<th>iteration 4</th>"), std::string::npos);
+  EXPECT_NE(html.find("<th>iteration 60</th>"), std::string::npos);
 }
 
 TEST(ReportTest, MalformedMetricsLineIsAUserErrorNamingFileAndLine) {
