@@ -4,6 +4,7 @@
 // or no per-domain batches; a UDA method without a target; the
 // class-weighted MMD on a source whose class statistics count no sample.
 #include "tests/support/test_support.h"
+#include "tests/support/user_error.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -46,21 +47,12 @@ class AlignErrors : public ::testing::Test {
 
   // `uda train` of a toy config with overrides: must fail with exit 2 and
   // one line that names `key` and holds `fix`.
+  // `uda train` of a toy config with overrides: must fail with exit 2 and
+  // one line that names `key` and holds `fix`.
   void expect_user_error(const std::string& algo, const std::vector<std::string>& sets, const std::string& key,
                          const std::string& fix) {
-    std::vector<std::string> argv{"env", "OMP_WAIT_POLICY=PASSIVE", UDA_BINARY, "--log-level", "warn", "train",
-                                  std::string(UDA_SOURCE_DIR) + "/configs/toy/" + algo + ".json", "--nproc", "1",
-                                  "--work-dir", *dir_ / ("run-" + algo + "-" + std::to_string(++runs_))};
-    for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
-    auto r = run_command(argv, dir_->path());
-    EXPECT_EQ(r.exit_code, 2) << algo << ": " << r.err;
-    std::string line;
-    for (std::istringstream in(r.err); std::getline(in, line);)
-      if (line.find("uda: error: ") != std::string::npos) break;
-    EXPECT_NE(line.find("uda: error: "), std::string::npos) << r.err;
-    EXPECT_NE(line.find(key), std::string::npos) << line;
-    EXPECT_NE(line.find(fix), std::string::npos) << line;
-    std::cout << "[error] " << algo << ": " << line << "\n";
+    auto r = uda::test::train_toy(algo, sets, *dir_ / ("run-" + algo + "-" + std::to_string(++runs_)), dir_->path());
+    uda::test::expect_user_error_line(r, key, fix, algo);
   }
 
   static uda::test::TempDir* dir_;

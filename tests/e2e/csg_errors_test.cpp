@@ -9,6 +9,7 @@
 // use: a backbone uda pretrains on another task and exports loads as the
 // key network of a resnet18 CSG run (exit 0).
 #include "tests/support/test_support.h"
+#include "tests/support/user_error.h"
 
 #include <gtest/gtest.h>
 
@@ -49,24 +50,13 @@ class CsgErrors : public ::testing::Test {
 
   static uda::test::CommandResult train(const std::string& config, const std::vector<std::string>& sets,
                                         const fs::path& work_dir) {
-    std::vector<std::string> argv{"env", "OMP_WAIT_POLICY=PASSIVE", UDA_BINARY, "--log-level", "warn", "train",
-                                  std::string(UDA_SOURCE_DIR) + "/configs/toy/" + config + ".json", "--nproc", "1",
-                                  "--work-dir", work_dir.string()};
-    for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
-    return run_command(argv, dir_->path());
+    return uda::test::train_toy(config, sets, work_dir.string(), dir_->path());
   }
 
   void expect_user_error(const std::vector<std::string>& sets, const std::string& key, const std::string& fix,
                          const std::string& config = "csg") {
     auto r = train(config, sets, *dir_ / ("run-" + std::to_string(++runs_)));
-    EXPECT_EQ(r.exit_code, 2) << r.err;
-    std::string line;
-    for (std::istringstream in(r.err); std::getline(in, line);)
-      if (line.find("uda: error: ") != std::string::npos) break;
-    EXPECT_NE(line.find("uda: error: "), std::string::npos) << r.err;
-    EXPECT_NE(line.find(key), std::string::npos) << line;
-    EXPECT_NE(line.find(fix), std::string::npos) << line;
-    std::cout << "[error] csg: " << line << "\n";
+    uda::test::expect_user_error_line(r, key, fix, config);
   }
 
   static uda::test::TempDir* dir_;

@@ -6,6 +6,7 @@
 // not in the registry test): ERM with dynamic / CondConv convolutions on
 // 2 ranks x b against 1 rank x 2b, and the temperature in the checkpoint.
 #include "tests/support/test_support.h"
+#include "tests/support/user_error.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -32,21 +33,12 @@ class DynamicErrors : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete dir_; }
 
+  // `uda train` of a toy config with overrides: must fail with exit 2 and
+  // one line that names `key` and holds `fix`.
   void expect_user_error(const std::string& algo, const std::vector<std::string>& sets, const std::string& key,
                          const std::string& fix) {
-    std::vector<std::string> argv{"env", "OMP_WAIT_POLICY=PASSIVE", UDA_BINARY, "--log-level", "warn", "train",
-                                  std::string(UDA_SOURCE_DIR) + "/configs/toy/" + algo + ".json", "--nproc", "1",
-                                  "--work-dir", *dir_ / ("run-" + algo + "-" + std::to_string(++runs_))};
-    for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
-    auto r = run_command(argv, dir_->path());
-    EXPECT_EQ(r.exit_code, 2) << algo << ": " << r.err;
-    std::string line;
-    for (std::istringstream in(r.err); std::getline(in, line);)
-      if (line.find("uda: error: ") != std::string::npos) break;
-    EXPECT_NE(line.find("uda: error: "), std::string::npos) << r.err;
-    EXPECT_NE(line.find(key), std::string::npos) << line;
-    EXPECT_NE(line.find(fix), std::string::npos) << line;
-    std::cout << "[error] " << algo << ": " << line << "\n";
+    auto r = uda::test::train_toy(algo, sets, *dir_ / ("run-" + algo + "-" + std::to_string(++runs_)), dir_->path());
+    uda::test::expect_user_error_line(r, key, fix, algo);
   }
 
   static uda::test::TempDir* dir_;

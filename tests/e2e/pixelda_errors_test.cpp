@@ -4,6 +4,7 @@
 // algorithm.image_size, a noise dimension <= 0, the depth-masked similarity
 // on images without a depth channel.
 #include "tests/support/test_support.h"
+#include "tests/support/user_error.h"
 
 #include <gtest/gtest.h>
 
@@ -28,25 +29,10 @@ class PixelDaErrors : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete dir_; }
 
-  void expect_user_error(const std::vector<std::string>& sets, const std::string& key, const std::string& fix) {
-    std::vector<std::string> argv{"env", "OMP_WAIT_POLICY=PASSIVE", UDA_BINARY, "--log-level", "warn", "train",
-                                  std::string(UDA_SOURCE_DIR) + "/configs/toy/pixelda.json", "--nproc", "1",
-                                  "--work-dir", *dir_ / ("run-" + std::to_string(++runs_)),
-                                  "--set", "train.max_iters=1"};
-    for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
-    auto r = run_command(argv, dir_->path());
-    EXPECT_EQ(r.exit_code, 2) << r.err;
-    std::string line;
-    int lines = 0;
-    for (std::istringstream in(r.err); std::getline(in, line);)
-      if (line.find("uda: error: ") != std::string::npos) {
-        ++lines;
-        break;
-      }
-    EXPECT_EQ(lines, 1) << r.err;
-    EXPECT_NE(line.find(key), std::string::npos) << line;
-    EXPECT_NE(line.find(fix), std::string::npos) << line;
-    std::cout << "[error] " << line << "\n";
+  void expect_user_error(std::vector<std::string> sets, const std::string& key, const std::string& fix) {
+    sets.insert(sets.begin(), "train.max_iters=1");
+    auto r = uda::test::train_toy("pixelda", sets, *dir_ / ("run-" + std::to_string(++runs_)), dir_->path());
+    uda::test::expect_user_error_line(r, key, fix, "pixelda");
   }
 
   static uda::test::TempDir* dir_;
