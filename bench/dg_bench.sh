@@ -63,10 +63,29 @@ print(json.dumps({"step": t["mean_step_s_excl_first"], "eval": t["mean_eval_s"],
                   "test_acc": recs[-1]["env0_in_acc"]}))
 PY
 )
-/usr/bin/python3 - "$u1" "$u2" "$db" "$STEPS" <<'PY'
+# The physical limit on this core: single-precision matrix multiply (2048^2,
+# libtorch's BLAS, one thread). Both tools spend their time in the same
+# convolution kernels, so the rate they reach against this bounds any ratio.
+peak=$(OMP_NUM_THREADS=1 /usr/bin/python3 - <<'PY'
+import time, torch
+torch.set_num_threads(1)
+a, b = torch.rand(2048, 2048), torch.rand(2048, 2048)
+a @ b
+best = 1e9
+for _ in range(5):
+    t = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t)
+print(2 * 2048 ** 3 / best / 1e9)
+PY
+)
+/usr/bin/python3 - "$u1" "$u2" "$db" "$STEPS" "$peak" <<'PY'
 import json, sys
 u1, u2, db = (json.loads(a) for a in sys.argv[1:4])
-steps = sys.argv[4]
+steps, peak = sys.argv[4], float(sys.argv[5])
+# MNIST_CNN multiply-adds per 28x28 image, forward: conv 1->64 (28x28), 64->128
+# stride 2 (14x14), 128->128 twice (14x14), fc 128->10; a training step is
+# forward + backward ~ 3x forward over 5 x 64 images.
+fwd = 28 * 28 * 64 * 9 + 14 * 14 * 128 * 64 * 9 + 2 * 14 * 14 * 128 * 128 * 9 + 128 * 10
+step_gflop, eval_gflop = 2 * 3 * fwd * 320 / 1e9, 2 * fwd * 70000 / 1e9
 print(f"ERM, RotatedFMNIST (test domain 0), {steps} steps of 5 x 64 images, two evaluations of 70,000 images.\n")
 print("| | step (s) | evaluation (s) | whole run (s) | peak RSS (MB) | test acc |")
 print("|---|---|---|---|---|---|")
@@ -77,4 +96,15 @@ print(f"- step, uda 1 thread / DomainBed: {u1['step'] / db['step']:.2f} (aim <= 
 print(f"- 2 ranks vs 1 rank throughput: {u1['step'] / u2['step']:.2f}x (aim >= 1.8)")
 print(f"- evaluation, DomainBed / uda 1 rank: {db['eval'] / u1['eval']:.2f}x, 2 ranks: {db['eval'] / u2['eval']:.2f}x (aim >= 5)")
 print(f"- whole run, uda 1 rank / DomainBed: {u1['wall'] / db['wall']:.2f}, 2 ranks: {u2['wall'] / db['wall']:.2f} (aim <= 0.3)")
+print()
+print(f"Physical limit: sgemm 2048^2 on one thread {peak:.0f} GFLOP/s; a step is {step_gflop:.1f} GFLOP, "
+      f"an evaluation {eval_gflop / 1e3:.2f} TFLOP.\n")
+print("| | step GFLOP/s | % of sgemm | evaluation GFLOP/s | % of sgemm |")
+print("|---|---|---|---|---|")
+for name, r in (("uda, 1 rank x 1 thread", u1), ("DomainBed, 1 thread", db)):
+    s, e = step_gflop / r["step"], eval_gflop / r["eval"]
+    print(f"| {name} | {s:.0f} | {100 * s / peak:.0f} | {e:.0f} | {100 * e / peak:.0f} |")
+print()
+print(f"- a step at 0.5x DomainBed's time would need {2 * step_gflop / db['step']:.0f} GFLOP/s, "
+      f"an evaluation 5x faster {5 * eval_gflop / db['eval']:.0f} GFLOP/s on one thread (sgemm: {peak:.0f})")
 PY

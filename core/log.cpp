@@ -39,4 +39,13 @@ void init(const Options& o) {
   spdlog::set_default_logger(logger);
 }
 
+void error_to_file(const std::string& message) {
+  std::vector<spdlog::sink_ptr> files;
+  for (const auto& s : spdlog::default_logger()->sinks())
+    if (std::dynamic_pointer_cast<spdlog::sinks::basic_file_sink_mt>(s)) files.push_back(s);
+  spdlog::logger to_file("uda", files.begin(), files.end());
+  to_file.error("{}", message);
+  to_file.flush();
+}
+
 }  // namespace uda::log

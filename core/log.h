@@ -20,5 +20,8 @@ struct Options {
 void init(const Options& options);
 // Validates a level name; UserError for an unknown one.
 void check_level(const std::string& level);
+// An error record for the rank's log file only: for a message that the
+// launcher prints itself (a user error), so that the console shows it once.
+void error_to_file(const std::string& message);
 
 }  // namespace uda::log

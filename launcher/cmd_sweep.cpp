@@ -213,7 +213,8 @@ std::vector<RunTiming> sweep_timings(const SweepSpec& spec, const SweepArgs& a, 
   if (!spec.domainbed || a.dry_run || a.no_calibration || todo.empty()) return {};
   const int code = run_calibration(todo.front()->point, a.sets, spec.nproc, executor, a.slurm, sweep_dir);
   if (code != 0) {
-    const std::string report = failed_rank_report(calibration_dir(sweep_dir), 0);
+    std::string report = failed_rank_report(calibration_dir(sweep_dir), 0);
+    if (report.rfind("uda: error: ", 0) == 0) report.erase(0, 12);
     std::cerr << "uda: error: the calibration run (the sweep's first job) failed"
               << (report.empty() ? " (exit " + std::to_string(code) + ", " + calibration_dir(sweep_dir) + "/logs)"
                                  : ": " + report)

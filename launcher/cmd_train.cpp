@@ -64,8 +64,7 @@ int finish(int code, const std::string& run_dir) {
   }
   const std::string report = failed_rank_report(run_dir);
   if (!report.empty()) {
-    std::cerr << (report.rfind("rank", 0) == 0 && report.find("uda: error:") != std::string::npos ? "" : "uda: ")
-              << report << "\n";
+    std::cerr << (report.rfind("uda: error: ", 0) == 0 ? "" : "uda: error: ") << report << "\n";
   } else {
     std::cerr << "uda: error: training failed with exit code " << code << " (" << run_dir
               << "/logs): read the rank logs for the cause\n";
@@ -98,6 +97,7 @@ void add_train_command(CLI::App& app) {
     std::cerr << "uda: starting " << a.nproc << " rank(s), run directory " << dir << "\n";
     LocalLaunch l;
     l.nproc = a.nproc;
+    l.quiet = global_options().log_level != "debug" && global_options().log_level != "trace";
     l.worker_argv = {self_exe(), "--log-level", global_options().log_level, "worker", "--run-dir", dir, "--resume",
                      a.resume};
     throw CommandExit{finish(run_local(l), dir)};

@@ -38,6 +38,7 @@ std::vector<std::string> mpirun_command(const LocalLaunch& l) {
   cmd.insert(cmd.end(), {"--oversubscribe", "--bind-to", "none"});
   // Shared-memory transport without CMA (not permitted in many containers).
   cmd.insert(cmd.end(), {"--mca", "btl_vader_single_copy_mechanism", "none"});
+  if (l.quiet) cmd.push_back("-q");
   cmd.insert(cmd.end(), l.worker_argv.begin(), l.worker_argv.end());
   return cmd;
 }

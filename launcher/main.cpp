@@ -1,4 +1,5 @@
 // Entry point of the `uda` command.
+#include "comm/rank_env.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "launcher/commands.h"
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
     std::cerr << "uda: error: " << e.what() << " (command line): run `uda --help` or `uda <command> --help`\n";
     return kExitUserError;
   } catch (const UserError& e) {
-    std::cerr << format_user_error(e) << "\n";
+    // Every rank of a multi-rank `uda eval` meets the same bad input; one says so.
+    if (uda::comm::detect_rank_env().rank == 0) std::cerr << format_user_error(e) << "\n";
     return kExitUserError;
   } catch (const cli::CommandExit& e) {
     return e.code;

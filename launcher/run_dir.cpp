@@ -1,6 +1,7 @@
 #include "launcher/run_dir.h"
 
 #include "core/config.h"
+#include "core/error.h"
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +37,10 @@ std::string failed_rank_report(const std::string& run_dir, int tail_lines) {
   std::sort(failed.begin(), failed.end(), [](const auto& a, const auto& b) { return a["rank"] < b["rank"]; });
   const auto& f = failed.front();
   const int rank = f.value("rank", -1);
+  // A user error is one line that names the key and the fix; the log tail
+  // would only repeat it.
+  const std::string message = f.value("message", std::string());
+  if (f.value("exit_code", 0) == kExitUserError && message.rfind("uda: error: ", 0) == 0) return message;
   std::string out = "rank " + std::to_string(rank) + " failed (exit " + std::to_string(f.value("exit_code", 0)) +
                     "): " + f.value("message", std::string());
   std::ifstream log(fs::path(run_dir) / "logs" / ("rank-" + std::to_string(rank) + ".log"));

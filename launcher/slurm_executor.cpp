@@ -148,7 +148,7 @@ int submit_slurm(const SlurmOptions& o, int nproc, const std::string& run_dir,
   std::cerr << "uda: submitted SLURM job " << id << " (" << nproc << " rank(s)), run directory " << dir << "\n";
   if (!o.wait) return 0;
   wait_for_slurm_job(id);
-  return run_dir_exit_code(dir);
+  return run_dir_exit_code(dir, o.report_outcome);
 }
 
 std::string submit_slurm_array(const SlurmOptions& o, int nproc, const std::string& sweep_dir,
@@ -232,15 +232,19 @@ void wait_for_slurm_job(const std::string& job_ref, double poll_s) {
   }
 }
 
-int run_dir_exit_code(const std::string& run_dir) {
+int run_dir_exit_code(const std::string& run_dir, bool say) {
+  std::ostringstream said;
   if (fs::exists(fs::path(run_dir) / "DONE")) {
-    std::cerr << "uda: training finished; results in " << run_dir << "\n";
+    said << "uda: training finished; results in " << run_dir << "\n";
+    if (say) std::cerr << said.str();
     return kExitOk;
   }
   const std::string report = failed_rank_report(run_dir);
   if (!report.empty()) {
-    std::cerr << (report.find("uda: error:") != std::string::npos ? "" : "uda: error: ") << report << "\n";
-    return report.find("(exit 2)") != std::string::npos ? kExitUserError : kExitInternalError;
+    const bool user_error = report.rfind("uda: error: ", 0) == 0;
+    said << (user_error ? "" : "uda: error: ") << report << "\n";
+    if (say) std::cerr << said.str();
+    return user_error ? kExitUserError : kExitInternalError;
   }
   bool preempted = false;
   const fs::path status = fs::path(run_dir) / "status";
@@ -251,12 +255,14 @@ int run_dir_exit_code(const std::string& run_dir) {
       if (!j.is_discarded() && j.value("exit_code", 0) == kExitRequeue) preempted = true;
     }
   if (preempted) {
-    std::cerr << "uda: the run checkpointed on preemption and was not requeued; resubmit to continue (" << run_dir
+    said << "uda: the run checkpointed on preemption and was not requeued; resubmit to continue (" << run_dir
               << ")\n";
+    if (say) std::cerr << said.str();
     return kExitRequeue;
   }
-  std::cerr << "uda: error: the SLURM job ended without a result (" << run_dir
+  said << "uda: error: the SLURM job ended without a result (" << run_dir
             << "): read its slurm-*.out and logs/ for the cause\n";
+  if (say) std::cerr << said.str();
   return kExitInternalError;
 }
 

@@ -24,6 +24,7 @@ struct SlurmOptions {
   int signal_lead_s = 120;  // --signal=B:USR2@lead
   int max_requeues = 3;
   bool wait = false;  // block until the job ends; exit with the run's status
+  bool report_outcome = true;  // with wait: say how the run ended (a caller with its own message: false)
   std::string extra_sbatch;  // not exposed: every value is validated
 };
 
@@ -53,7 +54,7 @@ void wait_for_slurm_job(const std::string& job_ref, double poll_s = 0.5);
 
 // The exit code `uda train` reports for a finished run directory: 0 (DONE),
 // 75 (checkpointed, not requeued), 2/1 with the failed rank's report on
-// stderr.
-int run_dir_exit_code(const std::string& run_dir);
+// stderr (nothing printed when `say` is false).
+int run_dir_exit_code(const std::string& run_dir, bool say = true);
 
 }  // namespace uda::cli

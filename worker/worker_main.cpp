@@ -23,13 +23,15 @@ namespace uda::worker {
 
 namespace {
 
-void write_status(const std::string& run_dir, int rank, int code, const std::string& message, int64_t iters) {
+bool write_status(const std::string& run_dir, int rank, int code, const std::string& message, int64_t iters) {
   try {
     auto dir = std::filesystem::path(run_dir) / "status";
     std::filesystem::create_directories(dir);
     nlohmann::json j{{"rank", rank}, {"exit_code", code}, {"message", message}, {"iterations", iters}};
     fs_util::write_file_atomic((dir / ("rank-" + std::to_string(rank) + ".json")).string(), j.dump() + "\n");
+    return true;
   } catch (...) {
+    return false;
   }
 }
 
@@ -109,10 +111,11 @@ int run_worker(const WorkerArgs& args) {
       fs_util::write_file_atomic((std::filesystem::path(args.run_dir) / "DONE").string(), std::to_string(iters) + "\n");
     return code;
   } catch (const UserError& e) {
+    // The launcher prints the line from the status file (once, for every
+    // executor); the rank log keeps it too.
     std::string line = format_user_error(e);
-    spdlog::error("{}", line);
-    if (rank == 0) fprintf(stderr, "%s\n", line.c_str());
-    write_status(args.run_dir, rank, kExitUserError, line, iters);
+    log::error_to_file(line);
+    if (!write_status(args.run_dir, rank, kExitUserError, line, iters)) fprintf(stderr, "%s\n", line.c_str());
     return kExitUserError;
   } catch (const std::exception& e) {
     spdlog::error("internal error: {}", e.what());

@@ -313,8 +313,12 @@ TEST_F(SlurmCluster, DomainBedSweepCalibratesAsOneJobFirst) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("calibrating the estimate"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("submitted SLURM job"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("the calibration run (the sweep's first job) failed: rank 0 failed"), std::string::npos)
-      << r.err;
+  // Said once, in the sweep's words, with the rank's reason.
+  const auto at = r.err.find("uda: error: the calibration run (the sweep's first job) failed: ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("uda: error:"), at) << r.err;
+  EXPECT_EQ(r.err.find("uda: error:", at + 1), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no-dg-dataset", at), std::string::npos) << r.err;
   EXPECT_TRUE(fs::exists(dir + "/calibration/run/slurm_job_id"));
   EXPECT_FALSE(fs::exists(dir + "/slurm"));  // no array
 }
