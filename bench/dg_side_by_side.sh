@@ -8,7 +8,8 @@
 # Prints both tables. One thread per job; the two tools run concurrently.
 #
 #   bench/dg_side_by_side.sh DOMAINBED_CHECKOUT [BUILD] [OUT]
-#   STEPS=200 FREQ=100 TRIALS=3 DATASET=rotated bench/dg_side_by_side.sh /path/DomainBed
+#   STEPS=200 FREQ=100 TRIALS=3 DATASET=rotated PAR=1 bench/dg_side_by_side.sh /path/DomainBed
+# PAR: DomainBed jobs at a time (uda's sweep runs beside them, one job at a time).
 set -euo pipefail
 DB=${1:?usage: dg_side_by_side.sh DOMAINBED_CHECKOUT [BUILD] [OUT]}
 BUILD=$(cd "${2:-build}" && pwd)
@@ -44,15 +45,19 @@ JSON
 ) &
 uda_pid=$!
 
+# DomainBed's jobs, PAR at a time (default 1: one core for each tool).
+db_job() {
+  local trial=$1 env=$2 dir="$OUT/domainbed/$NAME-t$1-e$2"
+  [ -f "$dir/done" ] && return 0
+  OMP_NUM_THREADS=1 /usr/bin/python3 "$HERE/bench/domainbed_peer.py" --domainbed "$DB" --algorithm ERM \
+    --dataset "$NAME" --uda_data "$DATA" --test_envs "$env" --trial_seed "$trial" --hparams_seed 0 \
+    --steps "$STEPS" --checkpoint_freq "$FREQ" --output_dir "$dir" --threads 1 > "$dir.log" 2>&1
+}
+export -f db_job
+export OUT NAME HERE DB DATA STEPS FREQ
 for trial in $(seq 0 $((TRIALS - 1))); do
-  for env in $(seq 0 $((ENVS - 1))); do
-    dir="$OUT/domainbed/$NAME-t$trial-e$env"
-    [ -f "$dir/done" ] && continue
-    OMP_NUM_THREADS=1 /usr/bin/python3 "$HERE/bench/domainbed_peer.py" --domainbed "$DB" --algorithm ERM \
-      --dataset "$NAME" --uda_data "$DATA" --test_envs "$env" --trial_seed "$trial" --hparams_seed 0 \
-      --steps "$STEPS" --checkpoint_freq "$FREQ" --output_dir "$dir" --threads 1 > "$dir.log" 2>&1
-  done
-done
+  for env in $(seq 0 $((ENVS - 1))); do echo "$trial $env"; done
+done | xargs -P "${PAR:-1}" -L 1 bash -c 'db_job "$0" "$1"'
 wait "$uda_pid"
 
 echo "## uda (uda collect --selection training_domain)"
@@ -60,3 +65,7 @@ echo "## uda (uda collect --selection training_domain)"
 echo
 echo "## DomainBed (collect_results, training-domain validation)"
 /usr/bin/python3 "$HERE/bench/domainbed_peer.py" --domainbed "$DB" --collect "$OUT/domainbed"
+echo
+echo "## Agreement per test domain (bench/dg_agreement.py)"
+"$BUILD/uda" collect "$OUT/uda" --selection training_domain --format json > "$OUT/uda-collect.json"
+/usr/bin/python3 "$HERE/bench/dg_agreement.py" "$OUT/uda-collect.json" "$OUT/domainbed"
