@@ -144,11 +144,7 @@ class Dial : public Algorithm {
               {"grl", coeff}};
     opt_->zero_grad();
     if (!ctx.check_loss("loss", loss)) return s;
-    reducer_->arm();
-    loss.backward();
-    reducer_->finalize();
-    opt_->clip_gradients();
-    opt_->step();
+    worker::Update(*opt_, *reducer_).backward_and_step(loss);
     return s;
   }
 

@@ -112,11 +112,7 @@ class Dan : public Algorithm {
     auto loss = class_loss + trade_off_ * mmd;
     Scalars s{{"loss", class_loss.item<double>()}, {"mk_mmd", mmd.item<double>()}};
     if (!ctx.check_loss("loss", loss)) return s;
-    reducer_->arm();
-    loss.backward();
-    reducer_->finalize();
-    opt_->clip_gradients();
-    opt_->step();
+    worker::Update(*opt_, *reducer_).backward_and_step(loss);
     return s;
   }
 
@@ -250,11 +246,7 @@ class Cwmmd : public Algorithm {
               {"class_mmd_classes", static_cast<double>(classes)},
               {"prior_tv", 0.5 * (target_prior_ - source_prior_).abs().sum().item<double>()}};
     if (!ctx.check_loss("loss", loss)) return s;
-    reducer_->arm();
-    loss.backward();
-    reducer_->finalize();
-    opt_->clip_gradients();
-    opt_->step();
+    worker::Update(*opt_, *reducer_).backward_and_step(loss);
     return s;
   }
 

@@ -322,11 +322,7 @@ class DannGrl : public Algorithm {
               {"domain_acc", acc},
               {"grl_coeff", coeff}};
     if (!ctx.check_loss("loss", loss)) return s;
-    reducer_->arm();
-    loss.backward();
-    reducer_->finalize();
-    opt_->clip_gradients();
-    opt_->step();
+    worker::Update(*opt_, *reducer_).backward_and_step(loss);
     return s;
   }
 

@@ -89,11 +89,7 @@ class AbstractMmd : public Algorithm {
     auto loss = objective + gamma_ * penalty;
     Scalars s{{"loss", objective.item<double>()}, {"penalty", penalty.item<double>()}};
     if (!ctx.check_loss("loss", loss)) return s;
-    reducer_->arm();
-    loss.backward();
-    reducer_->finalize();
-    opt_->clip_gradients();
-    opt_->step();
+    worker::Update(*opt_, *reducer_).backward_and_step(loss);
     return s;
   }
 

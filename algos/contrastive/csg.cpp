@@ -100,11 +100,7 @@ class Csg : public Algorithm {
     for (size_t i = 0; i < out.per_stage.size(); ++i)
       s.emplace_back("csg_layer" + std::to_string(options_.stages[i]), out.per_stage[i].item<double>());
     if (ctx.check_loss("loss", loss)) {
-      reducer_->arm();
-      loss.backward();
-      reducer_->finalize();
-      opt_->clip_gradients();
-      opt_->step();
+      worker::Update(*opt_, *reducer_).backward_and_step(loss);
     }
     // [csg :207] the keys join the queues (after the backward, which reads
     // the queues as the logits saw them; the official code clones them).

@@ -104,11 +104,7 @@ class CsgSeg : public Algorithm {
     for (size_t i = 0; i < nce.per_stage.size(); ++i)
       s.emplace_back("csg_layer" + std::to_string(options_.stages[i]), nce.per_stage[i].item<double>());
     if (ctx.check_loss("loss_seg", loss)) {
-      reducer_->arm();
-      loss.backward();
-      reducer_->finalize();
-      opt_->clip_gradients();
-      opt_->step();
+      worker::Update(*opt_, *reducer_).backward_and_step(loss);
     }
     branch_->enqueue_step_keys(ctx);
     return s;

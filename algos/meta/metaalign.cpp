@@ -242,11 +242,7 @@ class MetaAlign : public Algorithm {
               {"grl_coeff", coeff},
               {"cls_first", cls_first ? 1.0 : 0.0}};
     if (!ctx.check_loss("loss", total)) return s;
-    reducer_->arm();
-    total.backward();  // [ma] :207-209, :282-284
-    reducer_->finalize();
-    opt_->clip_gradients();
-    opt_->step();
+    worker::Update(*opt_, *reducer_).backward_and_step(total);  // [ma] :207-209, :282-284
     return s;
   }
 
