@@ -50,7 +50,7 @@ db_job() {
   local trial=$1 env=$2 dir="$OUT/domainbed/$NAME-t$1-e$2"
   [ -f "$dir/done" ] && return 0
   OMP_NUM_THREADS=1 /usr/bin/python3 "$HERE/bench/domainbed_peer.py" --domainbed "$DB" --algorithm ERM \
-    --dataset "$NAME" --uda_data "$DATA" --test_envs "$env" --trial_seed "$trial" --hparams_seed 0 \
+    --dataset "$NAME" --uda_data "$DATA" --test_envs "$env" --trial_seed "$trial" --hparams_seed 0 --sweep_seed \
     --steps "$STEPS" --checkpoint_freq "$FREQ" --output_dir "$dir" --threads 1 > "$dir.log" 2>&1
 }
 export -f db_job

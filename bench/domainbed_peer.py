@@ -114,6 +114,10 @@ def parse_args(argv):
     p.add_argument("--hparams_seed", type=int, default=0, help="0 = default hparams")
     p.add_argument("--trial_seed", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sweep_seed", action="store_true",
+                   help="--seed as DomainBed's sweep.py gives each job: misc.seed_hash(dataset, algorithm, "
+                        "test_envs, hparams_seed, trial_seed) (what uda's sweep sets as train.seed); "
+                        "without it every job starts from --seed")
     p.add_argument("--holdout_fraction", type=float, default=0.2)
     p.add_argument("--output_dir", default="domainbed_peer_output")
     p.add_argument("--save_model", action="store_true", help="let train.py write model.pkl (default: --skip_model_save)")
@@ -548,6 +552,9 @@ def main(argv=None):
                   f"{self.num_classes} classes; built in {dump_splits.build_s:.1f} s", flush=True)
         cls.__init__ = init
 
+    if args.sweep_seed:
+        # domainbed/scripts/sweep.py, Job arguments: the per-job seed.
+        args.seed = misc.seed_hash(args.dataset, args.algorithm, args.test_envs, args.hparams_seed, args.trial_seed)
     train_argv = ["train.py", "--data_dir", args.fmnist_dir, "--dataset", args.dataset,
                   "--algorithm", args.algorithm, "--hparams_seed", str(args.hparams_seed),
                   "--trial_seed", str(args.trial_seed), "--seed", str(args.seed),
