@@ -19,6 +19,6 @@ UserError::UserError(std::string what, std::string where, std::string fix)
 
 std::string UserError::line() const { return compose(what_, where_, fix_); }
 
-std::string format_user_error(const UserError& e) { return "uda: error: " + e.line(); }
+std::string format_user_error(const UserError& e) { return kUserErrorPrefix + e.line(); }
 
 }  // namespace uda

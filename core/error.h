@@ -35,6 +35,9 @@ class UserError : public std::runtime_error {
   std::string what_, where_, fix_;
 };
 
+// What every user-error line starts with.
+inline constexpr const char* kUserErrorPrefix = "uda: error: ";
+
 // Formats the full one-line message printed for a UserError.
 std::string format_user_error(const UserError& e);
 

@@ -73,7 +73,6 @@ void add_eval_command(CLI::App& app) {
     if (nproc > 1 && !comm::launched_as_rank()) {
       LocalLaunch l;
       l.nproc = nproc;
-      l.quiet = global_options().log_level != "debug" && global_options().log_level != "trace";
       l.worker_argv = {self_exe(), "--log-level", global_options().log_level, "eval", "--config", cfg_path,
                        "--weights", weights, "--which", which};
       if (!dataset.empty()) l.worker_argv.insert(l.worker_argv.end(), {"--dataset", dataset});

@@ -213,11 +213,10 @@ std::vector<RunTiming> sweep_timings(const SweepSpec& spec, const SweepArgs& a, 
   if (!spec.domainbed || a.dry_run || a.no_calibration || todo.empty()) return {};
   const int code = run_calibration(todo.front()->point, a.sets, spec.nproc, executor, a.slurm, sweep_dir);
   if (code != 0) {
-    std::string report = failed_rank_report(calibration_dir(sweep_dir), 0);
-    if (report.rfind("uda: error: ", 0) == 0) report.erase(0, 12);
+    const auto failure = failed_rank(calibration_dir(sweep_dir), 0);
     std::cerr << "uda: error: the calibration run (the sweep's first job) failed"
-              << (report.empty() ? " (exit " + std::to_string(code) + ", " + calibration_dir(sweep_dir) + "/logs)"
-                                 : ": " + report)
+              << (failure ? ": " + failure->reason
+                          : " (exit " + std::to_string(code) + ", " + calibration_dir(sweep_dir) + "/logs)")
               << "\n";
     throw CommandExit{code == kExitUserError ? kExitUserError : kExitInternalError};
   }

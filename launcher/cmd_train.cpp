@@ -62,9 +62,8 @@ int finish(int code, const std::string& run_dir) {
               << kExitRequeue << ")\n";
     return kExitRequeue;
   }
-  const std::string report = failed_rank_report(run_dir);
-  if (!report.empty()) {
-    std::cerr << (report.rfind("uda: error: ", 0) == 0 ? "" : "uda: error: ") << report << "\n";
+  if (const auto failure = failed_rank(run_dir)) {
+    std::cerr << failure->text() << "\n";
   } else {
     std::cerr << "uda: error: training failed with exit code " << code << " (" << run_dir
               << "/logs): read the rank logs for the cause\n";
@@ -97,7 +96,6 @@ void add_train_command(CLI::App& app) {
     std::cerr << "uda: starting " << a.nproc << " rank(s), run directory " << dir << "\n";
     LocalLaunch l;
     l.nproc = a.nproc;
-    l.quiet = global_options().log_level != "debug" && global_options().log_level != "trace";
     l.worker_argv = {self_exe(), "--log-level", global_options().log_level, "worker", "--run-dir", dir, "--resume",
                      a.resume};
     throw CommandExit{finish(run_local(l), dir)};

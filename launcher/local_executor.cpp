@@ -1,6 +1,7 @@
 #include "launcher/local_executor.h"
 
 #include "core/error.h"
+#include "launcher/commands.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -38,7 +39,10 @@ std::vector<std::string> mpirun_command(const LocalLaunch& l) {
   cmd.insert(cmd.end(), {"--oversubscribe", "--bind-to", "none"});
   // Shared-memory transport without CMA (not permitted in many containers).
   cmd.insert(cmd.end(), {"--mca", "btl_vader_single_copy_mechanism", "none"});
-  if (l.quiet) cmd.push_back("-q");
+  // -q: no abort banner after a rank's non-zero exit (the launcher reports
+  // the rank's reason itself); --log-level debug or trace keeps it.
+  const std::string& level = global_options().log_level;
+  if (level != "debug" && level != "trace") cmd.push_back("-q");
   cmd.insert(cmd.end(), l.worker_argv.begin(), l.worker_argv.end());
   return cmd;
 }

@@ -11,9 +11,6 @@ struct LocalLaunch {
   int nproc = 1;
   std::vector<std::string> worker_argv;  // the command each rank runs
   std::string log_path;                  // mpirun's own output ("" = inherit)
-  // mpirun -q: without its banner after a rank's non-zero exit (the launcher
-  // reports the rank's reason itself); --log-level debug/trace keeps it.
-  bool quiet = true;
 };
 
 // The mpirun command line (root and oversubscribe flags when needed).

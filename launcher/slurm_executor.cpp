@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -233,19 +232,13 @@ void wait_for_slurm_job(const std::string& job_ref, double poll_s) {
 }
 
 int run_dir_exit_code(const std::string& run_dir, bool say) {
-  std::ostringstream said;
-  if (fs::exists(fs::path(run_dir) / "DONE")) {
-    said << "uda: training finished; results in " << run_dir << "\n";
-    if (say) std::cerr << said.str();
-    return kExitOk;
-  }
-  const std::string report = failed_rank_report(run_dir);
-  if (!report.empty()) {
-    const bool user_error = report.rfind("uda: error: ", 0) == 0;
-    said << (user_error ? "" : "uda: error: ") << report << "\n";
-    if (say) std::cerr << said.str();
-    return user_error ? kExitUserError : kExitInternalError;
-  }
+  auto outcome = [say](int code, const std::string& text) {
+    if (say) std::cerr << text << "\n";
+    return code;
+  };
+  if (fs::exists(fs::path(run_dir) / "DONE")) return outcome(kExitOk, "uda: training finished; results in " + run_dir);
+  if (const auto failure = failed_rank(run_dir))
+    return outcome(failure->user_error ? kExitUserError : kExitInternalError, failure->text());
   bool preempted = false;
   const fs::path status = fs::path(run_dir) / "status";
   if (fs::exists(status))
@@ -254,16 +247,11 @@ int run_dir_exit_code(const std::string& run_dir, bool say) {
       nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
       if (!j.is_discarded() && j.value("exit_code", 0) == kExitRequeue) preempted = true;
     }
-  if (preempted) {
-    said << "uda: the run checkpointed on preemption and was not requeued; resubmit to continue (" << run_dir
-              << ")\n";
-    if (say) std::cerr << said.str();
-    return kExitRequeue;
-  }
-  said << "uda: error: the SLURM job ended without a result (" << run_dir
-            << "): read its slurm-*.out and logs/ for the cause\n";
-  if (say) std::cerr << said.str();
-  return kExitInternalError;
+  if (preempted)
+    return outcome(kExitRequeue, "uda: the run checkpointed on preemption and was not requeued; resubmit to continue (" +
+                                     run_dir + ")");
+  return outcome(kExitInternalError, "uda: error: the SLURM job ended without a result (" + run_dir +
+                                         "): read its slurm-*.out and logs/ for the cause");
 }
 
 }  // namespace uda::cli
