@@ -1,5 +1,7 @@
 #include "comm/differentiable.h"
 
+#include "comm/global_batch_clock.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -45,6 +47,7 @@ at::Tensor gather_padded(Communicator& comm, const at::Tensor& x, const std::vec
 class AllGatherRows : public torch::autograd::Function<AllGatherRows> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, int64_t comm_address) {
+    GlobalBatchTimer timer;
     auto& comm = *reinterpret_cast<Communicator*>(static_cast<intptr_t>(comm_address));
     const auto counts = gather_row_counts(comm, x);
     const int64_t offset = std::accumulate(counts.begin(), counts.begin() + comm.rank(), int64_t{0});
@@ -60,6 +63,7 @@ class AllGatherRows : public torch::autograd::Function<AllGatherRows> {
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
+    GlobalBatchTimer timer;
     auto& comm = *reinterpret_cast<Communicator*>(static_cast<intptr_t>(ctx->saved_data["comm"].toInt()));
     const int64_t offset = ctx->saved_data["offset"].toInt();
     const int64_t rows = ctx->saved_data["rows"].toInt();
@@ -82,6 +86,7 @@ at::Tensor all_gather_rows(Communicator& comm, const at::Tensor& x) {
   if (!x.defined() || x.dim() < 1) throw std::invalid_argument("all_gather_rows: a tensor with rows is needed");
   if (comm.size() == 1) return x;
   if (!x.requires_grad()) {
+    GlobalBatchTimer timer;
     torch::NoGradGuard no_grad;
     return gather_padded(comm, x, gather_row_counts(comm, x));
   }

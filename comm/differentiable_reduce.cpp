@@ -1,5 +1,7 @@
 #include "comm/differentiable_reduce.h"
 
+#include "comm/global_batch_clock.h"
+
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -17,6 +19,7 @@ using torch::autograd::variable_list;
 // contiguous buffer, averaged in place, cut back into tensors of the inputs'
 // shapes (fresh tensors, not views of the buffer).
 variable_list average_flat(Communicator& comm, at::TensorList xs) {
+  GlobalBatchTimer timer;
   std::vector<at::Tensor> flat;
   flat.reserve(xs.size());
   for (const auto& x : xs) flat.push_back(x.detach().reshape({-1}));

@@ -1,5 +1,6 @@
 #include "worker/trainer.h"
 
+#include "comm/global_batch_clock.h"
 #include "comm/replicas.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -159,12 +160,14 @@ nlohmann::json Trainer::evaluate_now(int64_t iter) {
   return j;
 }
 
-void Trainer::log_metrics(int64_t iter, const algos::Scalars& sums, int64_t steps, double data_s, double step_s) {
+void Trainer::log_metrics(int64_t iter, const algos::Scalars& sums, int64_t steps, double data_s, double step_s,
+                          double global_s, int64_t global_calls) {
   // Average each scalar over the logged steps and over ranks.
   std::vector<double> values;
   for (const auto& kv : sums) values.push_back(kv.second / std::max<int64_t>(steps, 1));
   values.push_back(data_s / std::max<int64_t>(steps, 1));
   values.push_back(step_s / std::max<int64_t>(steps, 1));
+  if (global_calls > 0) values.push_back(global_s / std::max<int64_t>(steps, 1));
   auto t = torch::tensor(values, torch::kDouble);
   comm_.all_reduce(t, comm::ReduceOp::Average);
   if (comm_.rank() != 0) return;
@@ -175,6 +178,9 @@ void Trainer::log_metrics(int64_t iter, const algos::Scalars& sums, int64_t step
   const double step_time = t[static_cast<int64_t>(sums.size()) + 1].item<double>();
   j["data_time"] = data_time;
   j["step_time"] = step_time;
+  // The mean over ranks of each rank's time in the losses' gathers and
+  // differentiable all-reduces (comm/global_batch_clock.h).
+  if (global_calls > 0) j["global_batch_time"] = t[static_cast<int64_t>(sums.size()) + 2].item<double>();
   nlohmann::json lrs;
   for (const auto& [name, opt] : ctx_->optimizers())
     for (size_t g = 0; g < opt->groups().size(); ++g)
@@ -204,7 +210,8 @@ TrainResult Trainer::run() {
   const int64_t signal_at = env_iter("UDA_FAULT_SIGNAL_AT_ITER");
   algos::Scalars sums;
   int64_t logged_steps = 0;
-  double data_s = 0, step_s = 0;
+  double data_s = 0, step_s = 0, global_s = 0;
+  int64_t global_calls = 0;
   for (int64_t iter = start_iter_; iter < max_iters; ++iter) {
     ctx_->set_iter(iter);
     // Layers whose state follows the iteration (Dynamic Convolution's
@@ -221,9 +228,13 @@ TrainResult Trainer::run() {
     auto t0 = Clock::now();
     algos::Batch batch = data_->next(iter);
     auto t1 = Clock::now();
+    const auto global_before = comm::global_batch_clock();
     algos::Scalars scalars = algorithm_->train_step(batch, *ctx_);
+    const auto global_after = comm::global_batch_clock();
     data_s += std::chrono::duration<double>(t1 - t0).count();
     step_s += seconds_since(t0);
+    global_s += global_after.seconds - global_before.seconds;
+    global_calls += global_after.calls - global_before.calls;
     for (const auto& [name, v] : scalars) {
       if (!std::isfinite(v) && name.rfind("loss", 0) == 0 && cfg_.get<std::string>("train.nan_policy") == "stop")
         throw UserError("non-finite loss '" + name + "' at iteration " + std::to_string(iter), "train.nan_policy",
@@ -236,10 +247,11 @@ TrainResult Trainer::run() {
     result.iterations_done = iter + 1;
     const bool last = iter + 1 == max_iters;
     if ((iter + 1) % log_every == 0 || last) {
-      log_metrics(iter, sums, logged_steps, data_s, step_s);
+      log_metrics(iter, sums, logged_steps, data_s, step_s, global_s, global_calls);
       sums.clear();
       logged_steps = 0;
-      data_s = step_s = 0;
+      data_s = step_s = global_s = 0;
+      global_calls = 0;
     }
     const bool eval_now = (eval_every > 0 && (iter + 1) % eval_every == 0) || last;
     if (verify_every > 0 && (iter + 1) % verify_every == 0) {

@@ -54,7 +54,11 @@ class Trainer {
 
  private:
   nlohmann::json evaluate_now(int64_t iter);
-  void log_metrics(int64_t iter, const algos::Scalars& sums, int64_t steps, double data_s, double step_s);
+  // Per-step means of the algorithm's scalars and of the timings; the time
+  // in global-batch collectives only when some were called (global_calls
+  // > 0, the same count on every rank).
+  void log_metrics(int64_t iter, const algos::Scalars& sums, int64_t steps, double data_s, double step_s,
+                   double global_s, int64_t global_calls);
 
   const config::Config& cfg_;
   comm::Communicator& comm_;

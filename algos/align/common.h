@@ -43,7 +43,7 @@ inline int64_t require_training_domains(const worker::TrainContext& ctx, const s
     throw UserError(algo + " compares training domains and needs one batch per domain",
                     "data.source.per_domain_batches",
                     "set data.source.per_domain_batches=true on a multi-domain data.source (configs/dg/), or use a "
-                    "source/target method (dann_grl, dan, cwmmd) with data.target.path");
+                    "source/target method (dann_grl, dan, cwmmd, mmd, coral) with data.target.path");
   throw UserError(algo + " compares training domains but data.test_domains leaves 1 (" + info.training_domains[0] +
                       ") of data.source's domains for training",
                   "data.test_domains", "hold out fewer domains so that at least 2 are trained on, or use erm");

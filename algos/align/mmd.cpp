@@ -19,6 +19,17 @@
 // compute the penalty of W*b rows per domain. Each rank's per-domain means
 // of the cross-entropy are over the same number of rows, so the reducer's
 // average of their gradients is the global batch's.
+//
+// UDA (a labelled data.source, an unlabelled data.target, no per-domain
+// batches): the same penalty between the two streams, the objective the
+// source's cross-entropy alone. With the CORAL kernel this is TLlib's
+// CORAL for UDA (tllib/alignment/coral.py CorrelationAlignmentLoss: the
+// mean squared difference of the means plus that of the unbiased
+// covariances — DomainBed's formula); Deep CORAL's paper form (Sun &
+// Saenko 2016, Eq. 1: the covariance term alone, as ||C_S - C_T||_F^2 /
+// (4 d^2)) differs by the mean term and a constant factor. With the Gaussian
+// kernels it is DomainBed's MMD between source and target (DAN's
+// multi-kernel MMD with batch-adaptive bandwidths is the `dan` plugin).
 #include "algos/align/common.h"
 #include "algos/align/losses.h"
 #include "algos/common/domain_batches.h"
@@ -37,8 +48,8 @@ namespace F = torch::nn::functional;
 
 const config::KeyRegistrar kKeys({
     {"algorithm.mmd_gamma", config::Type::Number, 1.0,
-     "mmd/coral: weight of the pairwise domain penalty, not a kernel width (DomainBed hparams_registry.py:100-101 "
-     "mmd_gamma; algorithms.py:1042)."},
+     "mmd/coral: weight of the penalty (between training-domain pairs, or between data.source and data.target "
+     "for UDA), not a kernel width (DomainBed hparams_registry.py:100-101 mmd_gamma; algorithms.py:1042)."},
 });
 
 class AbstractMmd : public Algorithm {
@@ -46,7 +57,12 @@ class AbstractMmd : public Algorithm {
   AbstractMmd(std::string name, PairKernel kernel) : name_(std::move(name)), kernel_(kernel) {}
 
   void setup(worker::TrainContext& ctx) override {
-    num_domains_ = require_training_domains(ctx, name_);
+    const auto& info = ctx.data_info();
+    uda_ = info.training_domains.empty() && !info.target.path.empty();
+    if (uda_)
+      require_target(ctx, name_);
+    else
+      num_domains_ = require_training_domains(ctx, name_);
     gamma_ = ctx.config().get<double>("algorithm.mmd_gamma");
     net_ = models::build_classifier(ctx.config());
     net_->to(ctx.device());
@@ -57,6 +73,17 @@ class AbstractMmd : public Algorithm {
   }
 
   Scalars train_step(const Batch& batch, worker::TrainContext& ctx) override {
+    return uda_ ? source_target_step(batch, ctx) : domains_step(batch, ctx);
+  }
+
+  at::Tensor predict(const at::Tensor& images) override {
+    net_->eval();
+    return net_->forward(images);
+  }
+
+ private:
+  // DG: one batch per training domain, the penalty over domain pairs.
+  Scalars domains_step(const Batch& batch, worker::TrainContext& ctx) {
     const auto data = concat_domains(batch, ctx, name_);
     const auto n = static_cast<int64_t>(data.sizes.size());
     if (n != num_domains_)
@@ -85,7 +112,36 @@ class AbstractMmd : public Algorithm {
     if (kernel_ == PairKernel::MeanCov)
       for (int64_t d = 0; d < n; ++d)
         require_global_rows((dg == d).sum().item<int64_t>(), name_, "training domain " + std::to_string(d));
-    auto penalty = pairwise_domain_penalty(fg, dg, n, kernel_);
+    return finish(objective, pairwise_domain_penalty(fg, dg, n, kernel_), ctx);
+  }
+
+  // UDA: the source's cross-entropy, the penalty between the global batch's
+  // source rows and its target rows (each stream forwarded on its own, as
+  // the DG path forwards each domain).
+  Scalars source_target_step(const Batch& batch, worker::TrainContext& ctx) {
+    const auto data = source_and_target(batch, ctx, name_);
+    net_->train();
+    opt_->zero_grad();
+    auto forward = [&](int64_t offset, int64_t rows) {
+      models::SampleKeyScope scope(
+          std::vector<uint64_t>(data.keys.begin() + offset, data.keys.begin() + offset + rows));
+      return net_->features(data.images.narrow(0, offset, rows));
+    };
+    auto fs = forward(0, data.ns);
+    auto ft = forward(data.ns, data.nt);
+    auto objective = F::cross_entropy(net_->classify(fs), data.source_labels);
+    auto fg = gather_rows(ctx, torch::cat({fs, ft}));
+    auto ids = torch::cat({torch::zeros({data.ns}, torch::kLong), torch::ones({data.nt}, torch::kLong)})
+                   .to(data.images.device());
+    auto dg = gather_rows(ctx, ids);
+    if (kernel_ == PairKernel::MeanCov) {
+      require_global_rows((dg == 0).sum().item<int64_t>(), name_, "source");
+      require_global_rows((dg == 1).sum().item<int64_t>(), name_, "target");
+    }
+    return finish(objective, pairwise_domain_penalty(fg, dg, 2, kernel_), ctx);
+  }
+
+  Scalars finish(const at::Tensor& objective, const at::Tensor& penalty, worker::TrainContext& ctx) {
     auto loss = objective + gamma_ * penalty;
     Scalars s{{"loss", objective.item<double>()}, {"penalty", penalty.item<double>()}};
     if (!ctx.check_loss("loss", loss)) return s;
@@ -93,13 +149,8 @@ class AbstractMmd : public Algorithm {
     return s;
   }
 
-  at::Tensor predict(const at::Tensor& images) override {
-    net_->eval();
-    return net_->forward(images);
-  }
-
- private:
   std::string name_;
+  bool uda_ = false;
   PairKernel kernel_;
   int64_t num_domains_ = 0;
   double gamma_ = 1;

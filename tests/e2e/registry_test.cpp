@@ -11,7 +11,8 @@
 // and the final checkpoints are compared tensor by tensor (`uda diff`: the
 // relative L2 difference of the whole replicated state, and the largest
 // per-tensor relative difference), against tolerances derived from the
-// measured floor. A new plugin is covered by adding its toy config; an
+// measured floor. A new plugin is covered by adding its toy config (a mode
+// of one, by configs/toy/<name>@<mode>.json); an
 // algorithm that cannot keep the promise is listed in kExceptions with the
 // reason (and in docs/SCALING.md).
 #include "tests/support/test_support.h"
@@ -38,14 +39,34 @@ const std::map<std::string, std::string> kExceptions = {};
 // Debian's dataset-fashion-mnist (scripts/install-deps.sh).
 const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
 
+// Every registered algorithm, and every mode of one that has its own toy
+// config configs/toy/<algorithm>@<mode>.json (a plugin that runs in two
+// settings, e.g. coral over training domains and coral@uda between a source
+// and a target).
 std::vector<std::string> registered_algorithms() {
   auto r = run_uda({"config", "algorithms"});
   std::vector<std::string> names;
   std::istringstream in(r.out);
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) names.push_back(line);
-  if (r.exit_code != 0 || names.empty()) names.push_back("uda-config-algorithms-failed");
+  if (r.exit_code != 0 || names.empty()) return {"uda-config-algorithms-failed"};
+  std::vector<std::string> modes;
+  for (const auto& entry : fs::directory_iterator(fs::path(UDA_SOURCE_DIR) / "configs/toy")) {
+    const auto stem = entry.path().stem().string();
+    const auto at = stem.find('@');
+    if (entry.path().extension() == ".json" && at != std::string::npos &&
+        std::find(names.begin(), names.end(), stem.substr(0, at)) != names.end())
+      modes.push_back(stem);
+  }
+  std::sort(modes.begin(), modes.end());
+  names.insert(names.end(), modes.begin(), modes.end());
   return names;
+}
+
+// A test name of the parameter: gtest allows letters, digits and '_'.
+std::string test_name(std::string param) {
+  std::replace(param.begin(), param.end(), '@', '_');
+  return param;
 }
 
 class Registry : public ::testing::TestWithParam<std::string> {
@@ -158,6 +179,6 @@ TEST_P(Registry, WorldSizeAndResumeOnOtherWorldSize) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryAlgorithm, Registry, ::testing::ValuesIn(registered_algorithms()),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& info) { return test_name(info.param); });
 
 }  // namespace

@@ -4,6 +4,7 @@
 // the gradient one rank computes on the whole global batch.
 #include "comm/communicator.h"
 #include "comm/differentiable.h"
+#include "comm/global_batch_clock.h"
 #include "comm/grad_reducer.h"
 
 #include <gtest/gtest.h>
@@ -97,6 +98,19 @@ TEST(DifferentiableGather, BackwardSumsEveryRanksGradientOfItsRows) {
   // d/da of sum over ranks' copies of the same loss: W * 1.
   EXPECT_TRUE(torch::allclose(a.grad(), torch::full({2, 3}, 2.0)));
   EXPECT_TRUE(torch::allclose(b.grad(), 2 * 2 * b.detach()));
+}
+
+// The clock of the global-batch collectives (the trainer's
+// global_batch_time) counts a gather's forward and its backward, on every
+// rank alike, and time passes in them.
+TEST(DifferentiableGather, ClockCountsForwardAndBackward) {
+  const auto before = uda::comm::global_batch_clock();
+  auto a = torch::randn({3, 2}, torch::requires_grad());
+  all_gather_rows(comm(), a).sum().backward();
+  all_gather_rows(comm(), torch::zeros({2}, torch::kLong));  // no gradient: one call
+  const auto after = uda::comm::global_batch_clock();
+  EXPECT_EQ(after.calls - before.calls, 3);
+  EXPECT_GT(after.seconds, before.seconds);
 }
 
 }  // namespace
