@@ -58,8 +58,9 @@ const config::KeyRegistrar kModelKeys({
      "Classifiers: ada_cnn's input side (its flatten size depends on it; the official digits are 32, uda's "
      "Fashion-MNIST domains 28)."},
     {"model.norm", Type::String, "none",
-     "Classifiers: normalization of ada_cnn after each conv: none (the official ADA/M-ADA ConvNet) | asr_norm "
-     "(ASR-Norm, Fan et al. CVPR 2021; models/layers/asr_norm.h).",
+     "Classifiers: normalization layers: none (the network's own: ada_cnn none, as the official ADA/M-ADA "
+     "ConvNet; mnist_cnn GroupNorm) | asr_norm (ASR-Norm, Fan et al. CVPR 2021; models/layers/asr_norm.h: after "
+     "each conv of ada_cnn, in place of mnist_cnn's GroupNorms).",
      false, {"none", "asr_norm"}},
     {"model.dropout", Type::Number, 0.0,
      "Classifiers: dropout on the features before the classifier (DomainBed resnet_dropout), drawn per sample."},
@@ -258,10 +259,10 @@ Classifier build_classifier(const ModelSpec& s) {
   c.head = s.head == "linear" ? ClassifierHead::Linear : ClassifierHead::Mlp;
   c.dropout = s.dropout;
   c.freeze_bn = s.freeze_bn;
-  if (s.norm != "none" && s.backbone != "ada_cnn")
-    throw UserError("model.norm " + s.norm + " is built into ada_cnn only, not " + s.backbone, "model.norm",
-                    "use model.backbone.type ada_cnn, or model.norm none");
-  if (s.backbone == "mnist_cnn") return std::make_shared<MnistCnnImpl>(c);
+  if (s.norm != "none" && s.backbone != "ada_cnn" && s.backbone != "mnist_cnn")
+    throw UserError("model.norm " + s.norm + " is built into ada_cnn and mnist_cnn, not " + s.backbone,
+                    "model.norm", "use model.backbone.type ada_cnn or mnist_cnn, or model.norm none");
+  if (s.backbone == "mnist_cnn") return std::make_shared<MnistCnnImpl>(c, s.norm == "asr_norm");
   if (s.backbone == "ada_cnn") return std::make_shared<AdaCnnImpl>(c, s.image_size, s.norm == "asr_norm");
   if (is_resnet_name(s.backbone)) return std::make_shared<ResNetClassifierImpl>(s.backbone, c);
   throw UserError("backbone '" + s.backbone + "' has no classifier network", "model.backbone.type",

@@ -13,7 +13,7 @@ using nn_group_norm_ptr = torch::nn::GroupNormImpl*;
 
 namespace uda::models {
 
-MnistCnnImpl::MnistCnnImpl(const ClassifierConfig& cfg) : ClassifierImpl(cfg) {
+MnistCnnImpl::MnistCnnImpl(const ClassifierConfig& cfg, bool asr_norm) : ClassifierImpl(cfg) {
   namespace nn = torch::nn;
   const auto names = layer_names();
   const auto& chosen = cfg.conv_layers.empty() ? default_conv_layers() : cfg.conv_layers;
@@ -30,10 +30,15 @@ MnistCnnImpl::MnistCnnImpl(const ClassifierConfig& cfg) : ClassifierImpl(cfg) {
                                               nn::Conv2dOptions(128, 128, 3).stride(1).padding(1),
                                               nn::Conv2dOptions(128, 128, 3).stride(1).padding(1)};
   for (int i = 0; i < 4; ++i) convs_[i] = ConvSlot(*this, names[i], opts[i], choice_of(i));
-  bn0 = register_module("bn0", nn::GroupNorm(8, 64));
-  bn1 = register_module("bn1", nn::GroupNorm(8, 128));
-  bn2 = register_module("bn2", nn::GroupNorm(8, 128));
-  bn3 = register_module("bn3", nn::GroupNorm(8, 128));
+  const std::array<int64_t, 4> widths{64, 128, 128, 128};
+  if (asr_norm) {
+    for (int i = 0; i < 4; ++i) asr[i] = register_module("bn" + std::to_string(i), AsrNorm(widths[i]));
+  } else {
+    bn0 = register_module("bn0", nn::GroupNorm(8, widths[0]));
+    bn1 = register_module("bn1", nn::GroupNorm(8, widths[1]));
+    bn2 = register_module("bn2", nn::GroupNorm(8, widths[2]));
+    bn3 = register_module("bn3", nn::GroupNorm(8, widths[3]));
+  }
   for (int i = 0; i < 4; ++i)
     if (convs_[i].type() == ConvType::CondConv)
       routes_[i] = register_module("route" + std::to_string(i + 1),
@@ -49,13 +54,15 @@ torch::Tensor MnistCnnImpl::featurize(const torch::Tensor& x, const ActivationHo
   // [db] MNIST_CNN.forward (:189-208): conv -> ReLU -> GroupNorm, x4; avgpool; view(N, -1).
   // Layers through models/layers/fast_weights.h (meta-learning evaluates the
   // network at substituted parameters).
-  const std::array<nn_group_norm_ptr, 4> norms{bn0.get(), bn1.get(), bn2.get(), bn3.get()};
+  auto ptr = [](torch::nn::GroupNorm& m) -> nn_group_norm_ptr { return m ? m.get() : nullptr; };
+  const std::array<nn_group_norm_ptr, 4> norms{ptr(bn0), ptr(bn1), ptr(bn2), ptr(bn3)};
   const auto names = layer_names();
   torch::Tensor y = x;
   for (int i = 0; i < 4; ++i) {
     if (hook) y = (*hook)(names[i], y);
     const auto routing = routes_[i] ? routes_[i]->forward(y) : torch::Tensor();
-    y = group_norm(*norms[i], torch::relu(convs_[i].forward(y, routing)));
+    y = torch::relu(convs_[i].forward(y, routing));
+    y = asr[i] ? asr[i]->forward(y) : group_norm(*norms[i], y);
   }
   return torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1);
 }

@@ -10,6 +10,11 @@
 // (ClassifierConfig::conv, default conv2..conv4: conv1 sees the raw image);
 // a CondConv layer is its own block, routed from its own input (keys
 // convN.weight [E, ...] and routeN.fc.*). Hook points: conv1..conv4, fc.
+//
+// With `asr_norm` (model.norm = asr_norm) each GroupNorm is replaced, at
+// its place after the ReLU, by an ASR-Norm layer (models/layers/asr_norm.h;
+// Fan et al. CVPR 2021 put ASR-Norm where the network normalises), under
+// the same keys bn0..bn3.
 #pragma once
 
 #include <torch/nn/modules/normalization.h>
@@ -17,18 +22,21 @@
 #include <array>
 
 #include "models/classifiers/classifier.h"
+#include "models/layers/asr_norm.h"
 
 namespace uda::models {
 
 class MnistCnnImpl : public ClassifierImpl {
  public:
-  explicit MnistCnnImpl(const ClassifierConfig& cfg);
+  explicit MnistCnnImpl(const ClassifierConfig& cfg, bool asr_norm = false);
   static constexpr int64_t kFeatures = 128;  // [db] MNIST_CNN.n_outputs
   static std::vector<std::string> layer_names() { return {"conv1", "conv2", "conv3", "conv4"}; }
   static std::vector<std::string> default_conv_layers() { return {"conv2", "conv3", "conv4"}; }
   std::vector<std::pair<std::string, int64_t>> hook_points() const override;
 
-  torch::nn::GroupNorm bn0{nullptr}, bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  torch::nn::GroupNorm bn0{nullptr}, bn1{nullptr}, bn2{nullptr}, bn3{nullptr};  // DomainBed's
+  std::array<AsrNorm, 4> asr{AsrNorm{nullptr}, AsrNorm{nullptr}, AsrNorm{nullptr},
+                             AsrNorm{nullptr}};  // model.norm = asr_norm instead
 
  protected:
   torch::Tensor featurize(const torch::Tensor& x, const ActivationHook* hook) override;

@@ -5,6 +5,7 @@
 // every parameter receives a gradient, fast weights (meta-learning) are
 // honoured, and ada_cnn's shapes and its image-size check.
 #include "models/classifiers/ada_cnn.h"
+#include "models/classifiers/mnist_cnn.h"
 #include "models/layers/asr_norm.h"
 #include "models/layers/fast_weights.h"
 
@@ -93,6 +94,49 @@ TEST(AdaCnn, ShapesFeaturesAndImageSizeCheck) {
   }
   // The official 32x32 digits: flatten 128 * 5 * 5 (M-ADA ada_conv.py:14).
   EXPECT_EQ(std::make_shared<uda::models::AdaCnnImpl>(c, 32)->fc1->weight.size(1), 128 * 5 * 5);
+}
+
+// MNIST_CNN with model.norm = asr_norm: ASR-Norm layers under bn0..bn3 in
+// place of the GroupNorms, the convs initialised as without them (the same
+// draws: the convs are registered first), every ASR parameter reached by
+// the gradient, and with closed gates each layer is an instance norm of the
+// ReLU output.
+TEST(MnistCnnAsrNorm, ReplacesTheGroupNormsUnderTheirKeys) {
+  uda::models::ClassifierConfig c;
+  c.in_channels = 1;
+  torch::manual_seed(4);
+  auto plain = std::make_shared<uda::models::MnistCnnImpl>(c);
+  torch::manual_seed(4);
+  auto net = std::make_shared<uda::models::MnistCnnImpl>(c, true);
+  EXPECT_FALSE(net->bn0);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(net->asr[static_cast<size_t>(i)]) << i;
+  auto params = net->named_parameters(true);
+  EXPECT_TRUE(params.contains("bn1.standard_encoder.weight"));
+  EXPECT_TRUE(params.contains("bn3.lambda_gamma"));
+  EXPECT_FALSE(params.contains("bn1.weight"));
+  EXPECT_TRUE(torch::equal(params["conv2.weight"], plain->named_parameters(true)["conv2.weight"]));
+
+  auto x = torch::randn({3, 1, 28, 28});
+  EXPECT_EQ(net->features(x).sizes(), (std::vector<int64_t>{3, 128}));
+  net->forward(x).pow(2).sum().backward();
+  for (const auto& p : params)
+    if (p.key().rfind("bn", 0) == 0) {
+      ASSERT_TRUE(p.value().grad().defined()) << p.key();
+      EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0) << p.key();
+    }
+
+  // Closed gates: bn0 normalises each channel of relu(conv1(x)) per image.
+  for (auto& m : net->asr) set_gates(m, -40.0);
+  torch::NoGradGuard g;
+  auto hooked = torch::Tensor();
+  uda::models::ActivationHook hook = [&](const std::string& point, const torch::Tensor& t) {
+    if (point == "conv2") hooked = t;
+    return t;
+  };
+  net->forward_hooked(x, hook);
+  auto conv1 = torch::relu(torch::conv2d(x, params["conv1.weight"], params["conv1.bias"], 1, 1));
+  auto want = torch::instance_norm(conv1, {}, {}, {}, {}, true, 0.0, 1e-6, false);
+  EXPECT_LT((hooked - want).abs().max().item<double>(), 1e-4);
 }
 
 }  // namespace
