@@ -59,8 +59,10 @@ const config::KeyRegistrar kModelKeys({
      "Fashion-MNIST domains 28)."},
     {"model.norm", Type::String, "none",
      "Classifiers: normalization layers: none (the network's own: ada_cnn none, as the official ADA/M-ADA "
-     "ConvNet; mnist_cnn GroupNorm) | asr_norm (ASR-Norm, Fan et al. CVPR 2021; models/layers/asr_norm.h: after "
-     "each conv of ada_cnn, in place of mnist_cnn's GroupNorms).",
+     "ConvNet; mnist_cnn GroupNorm; ResNet BatchNorm) | asr_norm (ASR-Norm, Fan et al. CVPR 2021; "
+     "models/layers/asr_norm.h: after each conv of ada_cnn, in place of mnist_cnn's GroupNorms and of every "
+     "BatchNorm of a ResNet classifier, under the same keys; a pretrained file's BatchNorm entries are then not "
+     "loaded).",
      false, {"none", "asr_norm"}},
     {"model.dropout", Type::Number, 0.0,
      "Classifiers: dropout on the features before the classifier (DomainBed resnet_dropout), drawn per sample."},
@@ -161,6 +163,9 @@ Segmentor build_segmentor(const ModelSpec& s) {
   if (s.dropout != 0.0)
     throw UserError("model.dropout is for classifier networks", "model.dropout",
                     "leave it at 0; segmentation heads use model.head.dropout_ratio");
+  if (s.norm != "none")
+    throw UserError("model.norm " + s.norm + " is for classifier networks, not segmentation networks", "model.norm",
+                    "leave it at none, or use a classification algorithm with mnist_cnn, ada_cnn or a ResNet");
   if (is_mit_name(s.backbone)) {
     auto mc = mit_config(s.backbone);
     mc.drop_path_rate = s.drop_path_rate;
@@ -259,12 +264,10 @@ Classifier build_classifier(const ModelSpec& s) {
   c.head = s.head == "linear" ? ClassifierHead::Linear : ClassifierHead::Mlp;
   c.dropout = s.dropout;
   c.freeze_bn = s.freeze_bn;
-  if (s.norm != "none" && s.backbone != "ada_cnn" && s.backbone != "mnist_cnn")
-    throw UserError("model.norm " + s.norm + " is built into ada_cnn and mnist_cnn, not " + s.backbone,
-                    "model.norm", "use model.backbone.type ada_cnn or mnist_cnn, or model.norm none");
-  if (s.backbone == "mnist_cnn") return std::make_shared<MnistCnnImpl>(c, s.norm == "asr_norm");
-  if (s.backbone == "ada_cnn") return std::make_shared<AdaCnnImpl>(c, s.image_size, s.norm == "asr_norm");
-  if (is_resnet_name(s.backbone)) return std::make_shared<ResNetClassifierImpl>(s.backbone, c);
+  const bool asr = s.norm == "asr_norm";
+  if (s.backbone == "mnist_cnn") return std::make_shared<MnistCnnImpl>(c, asr);
+  if (s.backbone == "ada_cnn") return std::make_shared<AdaCnnImpl>(c, s.image_size, asr);
+  if (is_resnet_name(s.backbone)) return std::make_shared<ResNetClassifierImpl>(s.backbone, c, asr);
   throw UserError("backbone '" + s.backbone + "' has no classifier network", "model.backbone.type",
                   "with head linear or mlp use mnist_cnn, ada_cnn, resnet18, resnet34, resnet50 or resnet101");
 }
@@ -318,6 +321,12 @@ LoadReport load_pretrained(ClassifierImpl& net, const ModelSpec& spec) {
   o.prefix = prefix;
   o.source = spec.pretrained;
   if (!fits) o.ignore = {"fc."};  // [DomainBed networks.py:137-139] fc replaced by the algorithm's classifier
+  // ASR-Norm layers replace the file's BatchNorms under their keys: the
+  // file's statistics and affine parameters of those layers are not used,
+  // the ASR layers keep their initialisation (they start as InstanceNorm
+  // with a near-identity affine), everything else loads strictly.
+  for (const auto& item : net.named_modules("", /*include_self=*/false))
+    if (item.value()->as<AsrNormImpl>()) o.ignore.push_back(item.key() + ".");
   auto report = load_state_dict(net, sd, o);  // strict: the featurizer must match model.backbone.type
   if (!fits) {
     for (const auto& kv : head) report.missing.push_back(kv.first);

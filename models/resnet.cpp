@@ -40,25 +40,25 @@ ResNetConfig resnet_config(const std::string& name, bool deeplab) {
 }
 
 BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, bool with_downsample,
-                               const ConvChoice& conv) {
+                               const ConvChoice& conv, bool asr_norm) {
   namespace nn = torch::nn;
   // [tv] BasicBlock.__init__: conv3x3(inplanes, planes, stride), conv3x3(planes, planes), no bias.
   conv1 = ConvSlot(*this, "conv1", nn::Conv2dOptions(inplanes, planes, 3).stride(stride).padding(1).bias(false), conv);
-  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  bn1 = NormSlot(*this, "bn1", planes, asr_norm);
   conv2 = ConvSlot(*this, "conv2", nn::Conv2dOptions(planes, planes, 3).padding(1).bias(false), conv);
-  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  bn2 = NormSlot(*this, "bn2", planes, asr_norm);
   if (with_downsample) {
-    downsample = register_module(
-        "downsample", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(inplanes, planes, 1).stride(stride).bias(false)),
-                                     nn::BatchNorm2d(planes)));
+    nn::Sequential ds(nn::Conv2d(nn::Conv2dOptions(inplanes, planes, 1).stride(stride).bias(false)));
+    NormSlot::append(ds, planes, asr_norm);
+    downsample = register_module("downsample", ds);
   }
   if (conv.type == ConvType::CondConv) routing = register_module("routing", CondConvRouting(inplanes, conv.condconv_experts));
 }
 
 namespace {
-// downsample = (conv, bn), run by hand so that its BatchNorm can synchronise.
+// downsample = (conv, norm), run by hand so that its BatchNorm can synchronise.
 torch::Tensor run_downsample(torch::nn::Sequential& ds, const torch::Tensor& x) {
-  return batch_norm(*ds[1]->as<torch::nn::BatchNorm2dImpl>(), conv2d(*ds[0]->as<torch::nn::Conv2dImpl>(), x));
+  return NormSlot::run(*ds[1], conv2d(*ds[0]->as<torch::nn::Conv2dImpl>(), x));
 }
 }  // namespace
 
@@ -66,19 +66,19 @@ torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
   // [tv] BasicBlock.forward; convs through models/layers/fast_weights.h.
   // CondConv: one routing from the block input for every conv of the block.
   const auto r = routing ? routing->forward(x) : torch::Tensor();
-  auto out = torch::relu(batch_norm(*bn1, conv1.forward(x, r)));
-  out = batch_norm(*bn2, conv2.forward(out, r));
+  auto out = torch::relu(bn1.forward(conv1.forward(x, r)));
+  out = bn2.forward(conv2.forward(out, r));
   return torch::relu(out + (downsample ? run_downsample(downsample, x) : x));
 }
 
 BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, int64_t dilation,
-                               bool with_downsample, bool stride_in_1x1, const ConvChoice& conv) {
+                               bool with_downsample, bool stride_in_1x1, const ConvChoice& conv, bool asr_norm) {
   namespace nn = torch::nn;
   // [dlv2] Bottleneck: the stride sits on conv1 (1x1); conv2 is 3x3 with
   // padding = dilation. [tv] puts the stride on conv2 instead.
   conv1 = ConvSlot(*this, "conv1", nn::Conv2dOptions(inplanes, planes, 1).stride(stride_in_1x1 ? stride : 1).bias(false),
                    conv);
-  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  bn1 = NormSlot(*this, "bn1", planes, asr_norm);
   conv2 = ConvSlot(*this, "conv2",
                    nn::Conv2dOptions(planes, planes, 3)
                        .stride(stride_in_1x1 ? 1 : stride)
@@ -86,23 +86,22 @@ BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride,
                        .dilation(dilation)
                        .bias(false),
                    conv);
-  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  bn2 = NormSlot(*this, "bn2", planes, asr_norm);
   conv3 = ConvSlot(*this, "conv3", nn::Conv2dOptions(planes, planes * kExpansion, 1).bias(false), conv);
-  bn3 = register_module("bn3", nn::BatchNorm2d(planes * kExpansion));
+  bn3 = NormSlot(*this, "bn3", planes * kExpansion, asr_norm);
   if (with_downsample) {
-    downsample = register_module(
-        "downsample",
-        nn::Sequential(nn::Conv2d(nn::Conv2dOptions(inplanes, planes * kExpansion, 1).stride(stride).bias(false)),
-                       nn::BatchNorm2d(planes * kExpansion)));
+    nn::Sequential ds(nn::Conv2d(nn::Conv2dOptions(inplanes, planes * kExpansion, 1).stride(stride).bias(false)));
+    NormSlot::append(ds, planes * kExpansion, asr_norm);
+    downsample = register_module("downsample", ds);
   }
   if (conv.type == ConvType::CondConv) routing = register_module("routing", CondConvRouting(inplanes, conv.condconv_experts));
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
   const auto r = routing ? routing->forward(x) : torch::Tensor();
-  auto out = torch::relu(batch_norm(*bn1, conv1.forward(x, r)));
-  out = torch::relu(batch_norm(*bn2, conv2.forward(out, r)));
-  out = batch_norm(*bn3, conv3.forward(out, r));
+  auto out = torch::relu(bn1.forward(conv1.forward(x, r)));
+  out = torch::relu(bn2.forward(conv2.forward(out, r)));
+  out = bn3.forward(conv3.forward(out, r));
   return torch::relu(out + (downsample ? run_downsample(downsample, x) : x));
 }
 
@@ -111,7 +110,7 @@ ResNetTrunk::ResNetTrunk(torch::nn::Module& owner, const ResNetConfig& cfg) : cf
   // [dlv2]/[tv] stem: 7x7/2 conv without bias, BN, ReLU, 3x3/2 max pool.
   conv1_ = owner.register_module(
       "conv1", nn::Conv2d(nn::Conv2dOptions(cfg.in_channels, 64, 7).stride(2).padding(3).bias(false)));
-  bn1_ = owner.register_module("bn1", nn::BatchNorm2d(64));
+  bn1_ = NormSlot(owner, "bn1", 64, cfg.asr_norm);
   const int64_t expansion = cfg.basic_block ? BasicBlockImpl::kExpansion : BottleneckImpl::kExpansion;
   int64_t inplanes = 64;
   const std::array<int64_t, 4> planes{64, 128, 256, 512};
@@ -127,9 +126,10 @@ ResNetTrunk::ResNetTrunk(torch::nn::Module& owner, const ResNetConfig& cfg) : cf
     for (int64_t b = 0; b < cfg.layers[l]; ++b) {
       const int64_t s = b == 0 ? stride : 1;
       if (cfg.basic_block)
-        seq->push_back(BasicBlock(inplanes, planes[l], s, b == 0 && ds, choice));
+        seq->push_back(BasicBlock(inplanes, planes[l], s, b == 0 && ds, choice, cfg.asr_norm));
       else
-        seq->push_back(Bottleneck(inplanes, planes[l], s, dilation, b == 0 && ds, cfg.stride_in_1x1, choice));
+        seq->push_back(
+            Bottleneck(inplanes, planes[l], s, dilation, b == 0 && ds, cfg.stride_in_1x1, choice, cfg.asr_norm));
       inplanes = planes[l] * expansion;
     }
     layers_[l] = owner.register_module("layer" + std::to_string(l + 1), seq);
@@ -143,7 +143,7 @@ ResNetTrunk::ResNetTrunk(torch::nn::Module& owner, const ResNetConfig& cfg) : cf
 }
 
 torch::Tensor ResNetTrunk::stem(const torch::Tensor& x) {
-  auto y = torch::relu(batch_norm(*bn1_, conv2d(*conv1_, x)));
+  auto y = torch::relu(bn1_.forward(conv2d(*conv1_, x)));
   return torch::max_pool2d(y, {3, 3}, {2, 2}, {1, 1}, {1, 1}, cfg_.ceil_mode);
 }
 

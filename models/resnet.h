@@ -21,6 +21,7 @@
 #include <torch/nn/modules/conv.h>
 
 #include "models/layers/dynamic_conv.h"
+#include "models/layers/norm_slot.h"
 
 namespace uda::models {
 
@@ -39,6 +40,9 @@ struct ResNetConfig {
   // input (key `routing.fc.*` of the block).
   ConvChoice conv;
   std::array<bool, 4> conv_stages{false, false, false, false};
+  // ASR-Norm in place of every BatchNorm (stem, blocks, downsamples), under
+  // the same keys (model.norm = asr_norm; models/layers/norm_slot.h).
+  bool asr_norm = false;
 };
 
 // The ResNet settings of "resnet50"/"resnet101" as DeepLabV2 backbones
@@ -51,13 +55,13 @@ bool is_resnet_name(const std::string& name);  // resnet18 | resnet34 | resnet50
 class BasicBlockImpl : public torch::nn::Module {
  public:
   BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, bool downsample,
-                 const ConvChoice& conv = ConvChoice{});
+                 const ConvChoice& conv = ConvChoice{}, bool asr_norm = false);
   torch::Tensor forward(const torch::Tensor& x);
   static constexpr int64_t kExpansion = 1;
 
   ConvSlot conv1, conv2;
   CondConvRouting routing{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  NormSlot bn1, bn2;
   torch::nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(BasicBlock);
@@ -65,13 +69,13 @@ TORCH_MODULE(BasicBlock);
 class BottleneckImpl : public torch::nn::Module {
  public:
   BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, int64_t dilation, bool downsample,
-                 bool stride_in_1x1, const ConvChoice& conv = ConvChoice{});
+                 bool stride_in_1x1, const ConvChoice& conv = ConvChoice{}, bool asr_norm = false);
   torch::Tensor forward(const torch::Tensor& x);
   static constexpr int64_t kExpansion = 4;
 
   ConvSlot conv1, conv2, conv3;
   CondConvRouting routing{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  NormSlot bn1, bn2, bn3;
   torch::nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(Bottleneck);
@@ -96,7 +100,7 @@ class ResNetTrunk {
  private:
   ResNetConfig cfg_;
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
+  NormSlot bn1_;
   std::array<torch::nn::Sequential, 4> layers_{torch::nn::Sequential{nullptr}, torch::nn::Sequential{nullptr},
                                                torch::nn::Sequential{nullptr}, torch::nn::Sequential{nullptr}};
 };

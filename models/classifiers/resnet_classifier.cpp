@@ -11,10 +11,11 @@
 
 namespace uda::models {
 
-ResNetClassifierImpl::ResNetClassifierImpl(const std::string& name, const ClassifierConfig& cfg)
+ResNetClassifierImpl::ResNetClassifierImpl(const std::string& name, const ClassifierConfig& cfg, bool asr_norm)
     : ClassifierImpl(cfg) {
   auto rc = resnet_config(name, /*deeplab=*/false);
   rc.in_channels = cfg.in_channels;
+  rc.asr_norm = asr_norm;
   rc.conv = cfg.conv;
   for (int l = 0; l < 4; ++l)
     rc.conv_stages[l] = cfg.conv_layers.empty() || std::find(cfg.conv_layers.begin(), cfg.conv_layers.end(),

@@ -22,7 +22,8 @@ class ResNetClassifierImpl : public ClassifierImpl {
   // `name`: resnet18 | resnet34 | resnet50 | resnet101.
   // ClassifierConfig::conv applies to the stages named in conv_layers
   // (layer1..layer4; default all four).
-  ResNetClassifierImpl(const std::string& name, const ClassifierConfig& cfg);
+  // asr_norm: ASR-Norm in place of every BatchNorm (model.norm = asr_norm).
+  ResNetClassifierImpl(const std::string& name, const ClassifierConfig& cfg, bool asr_norm = false);
   static std::vector<std::string> layer_names() { return {"layer1", "layer2", "layer3", "layer4"}; }
   std::vector<std::pair<std::string, int64_t>> hook_points() const override;
   // layer1..layer4 (64..512 or 256..2048 channels), after their last ReLU.

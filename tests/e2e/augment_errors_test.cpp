@@ -49,11 +49,9 @@ TEST_F(AugmentErrors, AdaSettings) {
   }
 }
 
-TEST_F(AugmentErrors, StableNetAndAsrNormSettings) {
+TEST_F(AugmentErrors, StableNetSettings) {
   expect_user_error("stablenet", {"algorithm.stablenet_num_f=0"}, "algorithm.stablenet_num_f", "official 1");
   expect_user_error("stablenet", {"algorithm.stablenet_epochs=-1"}, "algorithm.stablenet_epochs", "official 20");
-  expect_user_error("stablenet", {"model.norm=asr_norm", "model.backbone.type=resnet18"}, "model.norm",
-                    "use model.backbone.type ada_cnn or mnist_cnn");
 }
 
 }  // namespace

@@ -150,6 +150,13 @@ TEST(Classifiers, InvalidCombinationsAreUserErrorsNamingTheKey) {
         build_segmentor(s);
       },
       "model.in_channels");
+  expect_user_error(
+      [] {
+        auto s = classifier_spec("resnet101", "deeplabv2");
+        s.norm = "asr_norm";
+        build_segmentor(s);
+      },
+      "model.norm");
   EXPECT_THROW(config::from_json(nlohmann::json::parse(R"({"model": {"backbone": {"type": "resnet152"}}})"), "t.json"),
                UserError);
 }
@@ -302,6 +309,49 @@ TEST(Classifiers, PretrainedResNetLoadsWithAdaptedStemAndReplacedFc) {
   wrong.pretrained = file;
   auto r34 = build_classifier(wrong);
   EXPECT_THROW(load_pretrained(*r34, wrong), UserError);
+}
+
+// model.norm = asr_norm on a ResNet: every BatchNorm (stem, blocks,
+// downsamples) becomes an ASR-Norm layer under its key, the forward and
+// every ASR parameter's gradient work, and a torchvision file loads with its
+// BatchNorm entries left out (the ASR layers keep their initialisation).
+TEST(Classifiers, AsrNormReplacesEveryResNetBatchNorm) {
+  for (const char* name : {"resnet18", "resnet50"}) {
+    auto s = classifier_spec(name, "linear", 4);
+    s.norm = "asr_norm";
+    auto net = build_classifier(s);
+    int64_t asr = 0;
+    for (const auto& m : net->named_modules("", false)) {
+      EXPECT_EQ(m.value()->as<torch::nn::BatchNorm2dImpl>(), nullptr) << name << " " << m.key();
+      if (m.value()->as<AsrNormImpl>()) ++asr;
+    }
+    // resnet18: stem 1 + 8 blocks x 2 + 3 downsamples; resnet50: 1 + 16 x 3 + 4.
+    EXPECT_EQ(asr, std::string(name) == "resnet18" ? 20 : 53) << name;
+    const auto params = net->named_parameters();
+    EXPECT_TRUE(params.contains("bn1.lambda_mu")) << name;
+    EXPECT_TRUE(params.contains("layer2.0.downsample.1.standard_encoder.weight")) << name;
+    net->forward(torch::randn({2, 3, 32, 32})).pow(2).sum().backward();
+    for (const auto& p : params)
+      if (p.key().find("lambda_") != std::string::npos) {
+        ASSERT_TRUE(p.value().grad().defined()) << name << " " << p.key();
+      }
+  }
+  test::TempDir dir;
+  const std::string file = dir / "resnet18_imagenet.pth";
+  auto imagenet = build_classifier(classifier_spec("resnet18", "linear", 1000));
+  storage::write_pth(file, state_dict(*imagenet));
+  auto s = classifier_spec("resnet18", "linear", 1000);
+  s.norm = "asr_norm";
+  s.pretrained = file;
+  auto net = build_classifier(s);
+  torch::manual_seed(9);
+  auto fresh = build_classifier([&] { auto t = s; t.pretrained = ""; return t; }());
+  auto report = load_pretrained(*net, s);
+  EXPECT_TRUE(report.missing.empty() && report.unexpected.empty()) << report.summary();
+  EXPECT_TRUE(net->named_parameters()["layer3.1.conv2.weight"].equal(imagenet->named_parameters()["layer3.1.conv2.weight"]));
+  EXPECT_TRUE(net->named_parameters()["fc.weight"].equal(imagenet->named_parameters()["fc.weight"]));
+  // The ASR gates are the initial ones, not anything of the file.
+  EXPECT_TRUE(net->named_parameters()["bn1.lambda_mu"].equal(fresh->named_parameters()["bn1.lambda_mu"]));
 }
 
 }  // namespace
