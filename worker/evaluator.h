@@ -12,6 +12,9 @@
 namespace uda::worker {
 
 using PredictFn = std::function<at::Tensor(const at::Tensor& images)>;
+// The attacked images [N, C, H, W] of evaluation images and their class ids
+// (worker/robust_eval.h).
+using AttackFn = std::function<at::Tensor(const at::Tensor& images, const at::Tensor& labels)>;
 
 // Sees what an evaluation computes on this rank (worker/report_images.h
 // makes pictures of it). It must not communicate: it runs on one rank.
@@ -28,8 +31,11 @@ class EvalObserver {
 
 // Logits are resized bilinearly (align_corners false) to the label size
 // before the argmax, as mmseg does for full-resolution validation labels.
+// With `attack` (may be null), `attacked` (not null then) receives the
+// confusion matrix of the predictions on the attacked images.
 ConfusionMatrix evaluate(const PredictFn& predict, EvalSource& data, comm::Communicator& comm,
-                         EvalObserver* observer = nullptr, const std::string& set = "");
+                         EvalObserver* observer = nullptr, const std::string& set = "",
+                         const AttackFn* attack = nullptr, ConfusionMatrix* attacked = nullptr);
 
 // Every set of a suite (worker/batch_source.h): the validation set's mIoU,
 // per-class IoU and accuracy unprefixed; a named set's accuracy and mean
@@ -39,9 +45,15 @@ ConfusionMatrix evaluate(const PredictFn& predict, EvalSource& data, comm::Commu
 // every batch and set.
 // `before_set` (may be empty) is told each set's domain (EvalSuite::Set::domain)
 // before its images are predicted, for methods that predict per domain.
+// With `attack` (may be null) every set is also measured on its attacked
+// images: pgd_accuracy and pgd_class_accuracy for the validation set,
+// <name>_pgd_acc and <name>_pgd_class_acc for a named one, and the suite's
+// summaries of those, prefixed pgd_ (DG: pgd_train_domain_val_acc,
+// pgd_test_domain_acc).
 nlohmann::json evaluate_suite(const PredictFn& predict, EvalSuite& suite, comm::Communicator& comm,
                               EvalObserver* observer = nullptr,
-                              const std::function<void(const std::string&)>& before_set = {});
+                              const std::function<void(const std::string&)>& before_set = {},
+                              const AttackFn* attack = nullptr);
 
 // Adds a batch to a confusion matrix (labels 255 ignored; other labels
 // outside [0, C) are an error naming the value).

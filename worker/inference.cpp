@@ -9,6 +9,7 @@
 #include "storage/checkpoint_files.h"
 #include "worker/data_streams.h"
 #include "worker/evaluator.h"
+#include "worker/robust_eval.h"
 #include "worker/label_palette.h"
 
 #include <hdf5.h>
@@ -115,7 +116,8 @@ nlohmann::json evaluate_weights(const config::Config& cfg, const std::string& we
                       : single_set(make_eval_stream_for(cfg, dataset, comm.rank(), comm.size(), torch::kCPU));
   if (!suite)
     throw UserError("nothing to evaluate on", "data.val.path", "set data.val.path or pass --dataset DIR");
-  auto j = evaluate_suite(predict, *suite, comm);
+  const auto attack = make_eval_attack(cfg, predict, torch::kCPU);
+  auto j = evaluate_suite(predict, *suite, comm, nullptr, {}, attack ? &*attack : nullptr);
   j["weights"] = weights;
   j["dataset"] = dataset.empty() ? cfg.get<std::string>(cfg.get<bool>("data.source.per_domain_batches")
                                                              ? "data.source.path"

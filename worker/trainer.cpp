@@ -12,6 +12,7 @@
 #include "worker/evaluator.h"
 #include "worker/preemption.h"
 #include "worker/report_images.h"
+#include "worker/robust_eval.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -139,11 +140,15 @@ void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSuite
 nlohmann::json Trainer::evaluate_now(int64_t iter) {
   if (!eval_) return nullptr;
   auto t0 = Clock::now();
-  auto j = evaluate_suite([this](const at::Tensor& x) { return algorithm_->predict(x); }, *eval_, comm_,
-                          report_images_.get(), [this](const std::string& d) { algorithm_->set_eval_domain(d); });
+  const PredictFn predict = [this](const at::Tensor& x) { return algorithm_->predict(x); };
+  const auto attack = make_eval_attack(cfg_, predict, ctx_->device());
+  auto j = evaluate_suite(predict, *eval_, comm_, report_images_.get(),
+                          [this](const std::string& d) { algorithm_->set_eval_domain(d); },
+                          attack ? &*attack : nullptr);
   algorithm_->set_eval_domain("");
   std::string summary;
-  for (const char* key : {"miou", "accuracy", "train_domain_val_acc", "test_domain_acc"})
+  for (const char* key :
+       {"miou", "accuracy", "train_domain_val_acc", "test_domain_acc", "pgd_accuracy", "pgd_test_domain_acc"})
     if (j.contains(key) && j[key].is_number()) summary += fmt::format("  {} {:.2f}", key, 100 * j[key].get<double>());
   j["iter"] = iter;
   if (comm_.rank() == 0) {

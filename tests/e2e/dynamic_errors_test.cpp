@@ -1,7 +1,8 @@
 // Input-conditioned convolutions, DMG and DIAL refuse bad input with
 // one-line UserErrors (exit 2) naming the key and the fix, before any
 // training: fewer than one expert, a layer or masked point the backbone
-// lacks, DMG given a single training domain, PGD with fewer than one step.
+// lacks, DMG given a single training domain, PGD with fewer than one step
+// (training's or evaluation's). DIAL's robust accuracy at evaluation.
 // And the world-size promise of the dynamic layers (not an algorithm, so
 // not in the registry test): ERM with dynamic / CondConv convolutions on
 // 2 ranks x b against 1 rank x 2b, and the temperature in the checkpoint.
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 #include <iostream>
 #include <sstream>
@@ -89,6 +91,46 @@ TEST_F(DynamicErrors, DynamicLayersKeepTheWorldSizePromise) {
 
 TEST_F(DynamicErrors, DialNeedsPgdSteps) {
   expect_user_error("dial", {"algorithm.pgd_steps=0"}, "algorithm.pgd_steps", "use 40");
+  expect_user_error("dial", {"train.eval_attack=pgd", "train.eval_attack_steps=0"}, "train.eval_attack_steps",
+                    "DIAL MNIST: 40");
+}
+
+// DIAL's robust accuracy (train.eval_attack = pgd, worker/robust_eval.h):
+// training writes the attacked accuracies next to the natural ones, and
+// `uda eval` of the same weights gives the same attacked accuracies on 1
+// and on 2 ranks (each image's random start is its own).
+TEST_F(DynamicErrors, DialRobustAccuracyIsTheSameOnOneAndTwoRanks) {
+  const std::string run = *dir_ / "dial-pgd";
+  const std::vector<std::string> attack{"--set", "train.eval_attack=pgd", "--set", "train.eval_attack_steps=3"};
+  std::vector<std::string> argv{"env", "OMP_WAIT_POLICY=PASSIVE", UDA_BINARY, "--log-level", "warn", "train",
+                                std::string(UDA_SOURCE_DIR) + "/configs/toy/dial.json", "--nproc", "1",
+                                "--work-dir", run, "--set", "train.max_iters=2", "--set", "algorithm.pgd_steps=2"};
+  argv.insert(argv.end(), attack.begin(), attack.end());
+  auto r = run_command(argv, dir_->path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(run + "/eval.jsonl");
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  const auto trained = nlohmann::json::parse(last);
+  ASSERT_TRUE(trained["pgd_test_domain_acc"].is_number()) << last;
+  ASSERT_TRUE(trained["env1_in_pgd_acc"].is_number()) << last;
+  auto evaluate = [&](int nproc) {
+    std::vector<std::string> a{"eval", "--config", run + "/config.json", "--weights", run,
+                               "--nproc", std::to_string(nproc), "--json"};
+    a.insert(a.end(), attack.begin(), attack.end());
+    auto e = run_uda(a, dir_->path());
+    EXPECT_EQ(e.exit_code, 0) << e.err;
+    return nlohmann::json::parse(e.out);
+  };
+  const auto one = evaluate(1), two = evaluate(2);
+  int compared = 0;
+  for (const auto& [key, value] : one.items())
+    if (key.find("pgd") != std::string::npos) {
+      EXPECT_EQ(two[key], value) << key;
+      ++compared;
+    }
+  EXPECT_GE(compared, 20);  // 6 domains x 2 splits x 2 metrics + the summaries
+  EXPECT_EQ(one["pgd_test_domain_acc"], trained["pgd_test_domain_acc"]);
 }
 
 }  // namespace
