@@ -64,6 +64,7 @@ def main():
     print("| test domain | uda (n) | DomainBed (n) | uda − DomainBed | z | |")
     print("|---|---|---|---|---|---|")
     all_u, all_d, agree, rows = [], [], 0, 0
+    diffs, variances = [], []  # per test domain: the difference and its squared standard error
     for env in sorted(set(uda) | set(db)):
         u, d = uda.get(env, []), db.get(env, [])
         if not u or not d:
@@ -76,10 +77,21 @@ def main():
         ok = not math.isnan(z) and abs(z) <= 2
         rows += 1
         agree += ok
+        if not math.isnan(se):
+            diffs.append(diff)
+            variances.append(se ** 2)
         all_u += u
         all_d += d
         print(f"| {env} | {mu:.1f} ± {su:.1f} ({len(u)}) | {md:.1f} ± {sd:.1f} ({len(d)}) | {diff:+.1f} | {z:+.2f} | "
               f"{'within noise' if ok else 'DIFFERS'} |")
+    if diffs:
+        # The average over test domains (DomainBed's Avg column): the mean of
+        # the per-domain differences, its standard error from theirs.
+        mean_diff = sum(diffs) / len(diffs)
+        se_mean = math.sqrt(sum(variances)) / len(diffs)
+        z = mean_diff / se_mean if se_mean > 0 else float("nan")
+        print(f"| Avg | | | {mean_diff:+.1f} ± {se_mean:.1f} | {z:+.2f} | "
+              f"{'within noise' if abs(z) <= 2 else 'DIFFERS'} |")
     if all_u and all_d:
         print(f"\nAll test domains and trials: uda {sum(all_u) / len(all_u):.1f}, DomainBed {sum(all_d) / len(all_d):.1f}; "
               f"{agree} of {rows} test domains within noise (|z| <= 2).")
