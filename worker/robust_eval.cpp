@@ -50,17 +50,8 @@ std::optional<AttackFn> make_eval_attack(const config::Config& cfg, const Predic
   // The evaluation images are normalised as x = (255 p - mean) / std per
   // channel: the ball, the step and the box in those units.
   const auto t = data::pipeline::transform_config(cfg, "val");
-  const int64_t c = cfg.get<int64_t>("model.in_channels");
-  auto scale = torch::empty({1, c, 1, 1}), lo = torch::empty({1, c, 1, 1}), hi = torch::empty({1, c, 1, 1});
-  for (int64_t i = 0; i < c; ++i) {
-    const double m = t.mean[static_cast<size_t>(i % 3)], s = t.std[static_cast<size_t>(i % 3)];
-    scale[0][i] = 255.0 / s;
-    lo[0][i] = -m / s;
-    hi[0][i] = (255.0 - m) / s;
-  }
-  o.scale = scale.to(device);
-  o.lo = lo.to(device);
-  o.hi = hi.to(device);
+  algos::adversarial::set_normalization(o, {t.mean.begin(), t.mean.end()}, {t.std.begin(), t.std.end()},
+                                        cfg.get<int64_t>("model.in_channels"), device);
   return AttackFn([predict, o, random_start, seed](const at::Tensor& images, const at::Tensor& labels) {
     if (labels.dim() != 1)
       throw UserError("train.eval_attack attacks classifiers; this evaluation has per-pixel labels",

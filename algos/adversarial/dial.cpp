@@ -88,19 +88,8 @@ class Dial : public Algorithm {
     opt_ = &ctx.add_optimizer("model", cfg.json()["optimizer"], params);
     reducer_ = &ctx.add_reducer("model", align::tensors_of(params));
     // The normalisation of the source stream: x = (255 p - mean) / std.
-    const auto mean = cfg.at("data.source.mean").get<std::vector<double>>();
-    const auto stdv = cfg.at("data.source.std").get<std::vector<double>>();
-    const int64_t c = net_->config().in_channels;
-    auto scale = torch::empty({1, c, 1, 1}), lo = torch::empty({1, c, 1, 1}), hi = torch::empty({1, c, 1, 1});
-    for (int64_t i = 0; i < c; ++i) {
-      const double m = mean.at(static_cast<size_t>(i % 3)), s = stdv.at(static_cast<size_t>(i % 3));
-      scale[0][i] = 255.0 / s;
-      lo[0][i] = -m / s;
-      hi[0][i] = (255.0 - m) / s;
-    }
-    pgd_.scale = scale.to(ctx.device());
-    pgd_.lo = lo.to(ctx.device());
-    pgd_.hi = hi.to(ctx.device());
+    set_normalization(pgd_, cfg.at("data.source.mean").get<std::vector<double>>(),
+                      cfg.at("data.source.std").get<std::vector<double>>(), net_->config().in_channels, ctx.device());
   }
 
   Scalars train_step(const Batch& batch, worker::TrainContext& ctx) override {

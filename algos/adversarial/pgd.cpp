@@ -5,6 +5,21 @@
 
 namespace uda::algos::adversarial {
 
+void set_normalization(PgdOptions& o, const std::vector<double>& mean, const std::vector<double>& std,
+                       int64_t channels, c10::Device device) {
+  auto scale = torch::empty({1, channels, 1, 1}), lo = torch::empty({1, channels, 1, 1}),
+       hi = torch::empty({1, channels, 1, 1});
+  for (int64_t i = 0; i < channels; ++i) {
+    const double m = mean.at(static_cast<size_t>(i % 3)), s = std.at(static_cast<size_t>(i % 3));
+    scale[0][i] = 255.0 / s;
+    lo[0][i] = -m / s;
+    hi[0][i] = (255.0 - m) / s;
+  }
+  o.scale = scale.to(device);
+  o.lo = lo.to(device);
+  o.hi = hi.to(device);
+}
+
 at::Tensor pgd_attack(const std::function<at::Tensor(const at::Tensor&)>& logits_of, const at::Tensor& x,
                       const at::Tensor& labels, const at::Tensor& start, const PgdOptions& o) {
   const auto nat = x.detach();

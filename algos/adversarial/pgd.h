@@ -12,9 +12,11 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace uda::algos::adversarial {
 
@@ -24,6 +26,12 @@ struct PgdOptions {
   int64_t steps = 40;
   at::Tensor scale, lo, hi;  // [1, C, 1, 1]: normalised units per pixel unit, the box
 };
+
+// Sets scale, lo and hi of `o` for images normalised as x = (255 p − mean) /
+// std per channel (channel i uses mean[i % 3] and std[i % 3], as the loaders
+// do for 1- and 2-plane images), on `device`.
+void set_normalization(PgdOptions& o, const std::vector<double>& mean, const std::vector<double>& std,
+                       int64_t channels, c10::Device device);
 
 // `logits_of` evaluates the network (in the mode the caller chose; DIAL:
 // eval); `start` is the random start, already in normalised units. Returns
