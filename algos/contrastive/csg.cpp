@@ -60,7 +60,8 @@ class Csg : public Algorithm {
     ctx.track_module("csg_key", key_);
     branch_ = std::make_unique<ContrastiveBranch>(options_, channels, ctx);
     auto params = named_parameters(*net_, "");
-    for (auto& p : named_parameters(*branch_->query_heads(), "csg_heads.")) params.push_back(p);
+    if (apply_train_heads(options_, *branch_->query_heads()))
+      for (auto& p : named_parameters(*branch_->query_heads(), "csg_heads.")) params.push_back(p);
     opt_ = &ctx.add_optimizer("model", cfg.json()["optimizer"], params);
     std::vector<at::Tensor> tensors;
     for (auto& kv : params) tensors.push_back(kv.second);

@@ -35,6 +35,9 @@ const config::KeyRegistrar kKeys({
     {"algorithm.csg_temperature", Type::Number, 0.07, "csg: InfoNCE temperature T (csg_builder.py T)."},
     {"algorithm.csg_momentum", Type::Number, 0.999, "csg: EMA momentum m of the key heads (csg_builder.py m)."},
     {"algorithm.csg_apool", Type::Bool, true, "csg: A-Pool (attention pooling) instead of average pooling (--apool)."},
+    {"algorithm.csg_train_heads", Type::Bool, true,
+     "csg: train the query projection heads (train.py puts fc_csg in the optimizer); false = the official "
+     "segmentation code's quirk (train_seg.py :125-133 leaves fc_csg out: the heads stay at their initialisation)."},
     {"algorithm.csg_queue_wrap", Type::String, "official",
      "csg: official (csg_builder.py:119 re-writes the step's FIRST keys at the queue's start when it wraps) or fifo.",
      false, {"official", "fifo"}},
@@ -84,6 +87,7 @@ CsgOptions csg_options(const config::Config& cfg, bool segmentation) {
   if (!(o.momentum >= 0 && o.momentum <= 1))
     throw UserError("algorithm.csg_momentum must be in [0, 1]", cfg.origin("algorithm.csg_momentum"), "official: 0.999");
   o.apool = cfg.get<bool>("algorithm.csg_apool");
+  o.train_heads = cfg.get<bool>("algorithm.csg_train_heads");
   o.wrap = queue_wrap_from_name(cfg.get<std::string>("algorithm.csg_queue_wrap"));
   o.key_backbone = cfg.get<std::string>("algorithm.csg_key_backbone");
   o.randaug_n = static_cast<int>(cfg.get<int64_t>("algorithm.csg_randaugment_n"));
@@ -282,6 +286,12 @@ void ContrastiveBranch::enqueue_step_keys(worker::TrainContext& ctx) {
     pending_keys_[i] = at::Tensor();
     pending_order_[i] = at::Tensor();
   }
+}
+
+bool apply_train_heads(const CsgOptions& o, torch::nn::Module& query_heads) {
+  if (!o.train_heads)
+    for (auto& p : query_heads.parameters()) p.set_requires_grad(false);
+  return o.train_heads;
 }
 
 }  // namespace uda::algos::contrastive

@@ -38,7 +38,17 @@ struct CsgOptions {
   QueueWrap wrap = QueueWrap::Official;
   std::string key_backbone;         // .pth of the key featurizer ("" = the query's initial weights)
   int randaug_n = 1, randaug_m = 6;  // the views (classification)
+  // The query projection heads are trained (train.py :183-185 puts fc_csg in
+  // the optimizer); false reproduces the official segmentation code, whose
+  // optimizer leaves fc_csg out (train_seg.py :125-133): the heads keep their
+  // initialisation and the key heads, EMA copies of them, stay equal to them
+  // (up to the EMA's float rounding).
+  bool train_heads = true;
 };
+
+// Makes the query heads' parameters untrainable when the options say so
+// (algorithm.csg_train_heads = false); returns whether they train.
+bool apply_train_heads(const CsgOptions& o, torch::nn::Module& query_heads);
 
 // The algorithm.csg_* keys (declared in csg_model.cpp); UserError naming the
 // key for a value out of range.

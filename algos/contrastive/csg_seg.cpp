@@ -56,7 +56,8 @@ class CsgSeg : public Algorithm {
     ctx.track_module("csg_key", key_);
     branch_ = std::make_unique<ContrastiveBranch>(options_, channels, ctx);
     auto params = named_parameters(*net_, "");
-    for (auto& p : named_parameters(*branch_->query_heads(), "csg_heads.")) params.push_back(p);
+    if (apply_train_heads(options_, *branch_->query_heads()))
+      for (auto& p : named_parameters(*branch_->query_heads(), "csg_heads.")) params.push_back(p);
     std::vector<at::Tensor> trainable;
     worker::NamedParameters named;
     for (auto& kv : params)

@@ -12,8 +12,10 @@
 #include "tests/support/user_error.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -94,6 +96,42 @@ TEST_F(CsgErrors, KeyBackboneWithMissingOrExtraKeys) {
                           "data.batch_per_rank=2"},
                   *dir_ / "run-ok");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+// algorithm.csg_train_heads=false (the official segmentation code's
+// optimizer leaves the projection heads out): the heads do not move, nor
+// their EMA key copies (beyond float rounding), while the network does; by
+// default they train.
+TEST_F(CsgErrors, FrozenProjectionHeadsStayAtTheirInitialisation) {
+  auto changes = [&](const std::string& name, const std::vector<std::string>& extra) {
+    std::vector<std::string> sets{"train.max_iters=2", "train.eval_interval=1000", "data.batch_per_rank=2"};
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    const fs::path run = *dir_ / name;
+    auto r = train("csg", sets, run);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto d = run_uda({"diff", (run / "checkpoints/iter_00000001").string(), (run / "checkpoints/iter_00000002").string(),
+                      "--json"});
+    EXPECT_EQ(d.exit_code, 0) << d.err;
+    std::map<std::string, double> heads, network;  // largest relative change per group
+    const auto diff = nlohmann::json::parse(d.out);
+    for (const auto& t : diff["tensors"]) {
+      const std::string n = t["name"];
+      const double rel = t["relative"];
+      auto& group = n.rfind("csg_heads.", 0) == 0 || n.rfind("csg_key_heads.", 0) == 0 ? heads : network;
+      const std::string key = n.rfind("model.", 0) == 0 ? "model" : n.substr(0, n.find('.'));
+      group[key] = std::max(group[key], rel);
+    }
+    return std::make_pair(heads, network);
+  };
+  const auto [frozen_heads, frozen_net] = changes("heads-frozen", {"algorithm.csg_train_heads=false"});
+  ASSERT_EQ(frozen_heads.size(), 2u) << "csg_heads and csg_key_heads in the checkpoint";
+  EXPECT_EQ(frozen_heads.at("csg_heads"), 0.0);
+  // The EMA m k + (1 - m) q of k == q moves k by float rounding only.
+  EXPECT_LE(frozen_heads.at("csg_key_heads"), 1e-6);
+  EXPECT_GT(frozen_net.at("model"), 0.0);
+  const auto [trained_heads, trained_net] = changes("heads-trained", {});
+  EXPECT_GT(trained_heads.at("csg_heads"), 0.0);
+  EXPECT_GT(trained_heads.at("csg_key_heads"), 0.0);
 }
 
 }  // namespace
