@@ -20,12 +20,11 @@ GlobalBatchClock global_batch_clock() {
   return {static_cast<double>(g_nanoseconds.load()) * 1e-9, g_calls.load()};
 }
 
-void add_global_batch_time(double seconds) {
-  g_nanoseconds += static_cast<int64_t>(seconds * 1e9);
+GlobalBatchTimer::GlobalBatchTimer() : start_ns_(now_ns()) {}
+
+GlobalBatchTimer::~GlobalBatchTimer() {
+  g_nanoseconds += now_ns() - start_ns_;
   ++g_calls;
 }
-
-GlobalBatchTimer::GlobalBatchTimer() : start_ns_(now_ns()) {}
-GlobalBatchTimer::~GlobalBatchTimer() { add_global_batch_time(static_cast<double>(now_ns() - start_ns_) * 1e-9); }
 
 }  // namespace uda::comm

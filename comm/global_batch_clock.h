@@ -18,10 +18,7 @@ struct GlobalBatchClock {
 // The process-wide totals since start.
 GlobalBatchClock global_batch_clock();
 
-// Adds one collective's wall time (called by the collectives themselves).
-void add_global_batch_time(double seconds);
-
-// Times a scope as one collective.
+// Times a scope as one collective (the collectives open one).
 class GlobalBatchTimer {
  public:
   GlobalBatchTimer();

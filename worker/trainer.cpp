@@ -130,6 +130,10 @@ void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSuite
   }
   synchronize_replicas(*ctx_);
   install_preemption_handlers(cfg_.get<std::string>("train.preempt_signal"));
+  // Built here so that a bad train.eval_attack_* is refused before training,
+  // not at the first evaluation.
+  eval_attack_ = make_eval_attack(
+      cfg_, [this](const at::Tensor& x) { return algorithm_->predict(x); }, ctx_->device());
   const int64_t pictures = cfg_.get<int64_t>("train.report_images");
   if (pictures > 0 && comm_.rank() == 0) {
     const auto val = data::pipeline::transform_config(cfg_, "val");
@@ -140,11 +144,9 @@ void Trainer::setup(std::unique_ptr<BatchSource> data, std::unique_ptr<EvalSuite
 nlohmann::json Trainer::evaluate_now(int64_t iter) {
   if (!eval_) return nullptr;
   auto t0 = Clock::now();
-  const PredictFn predict = [this](const at::Tensor& x) { return algorithm_->predict(x); };
-  const auto attack = make_eval_attack(cfg_, predict, ctx_->device());
-  auto j = evaluate_suite(predict, *eval_, comm_, report_images_.get(),
-                          [this](const std::string& d) { algorithm_->set_eval_domain(d); },
-                          attack ? &*attack : nullptr);
+  auto j = evaluate_suite([this](const at::Tensor& x) { return algorithm_->predict(x); }, *eval_, comm_,
+                          report_images_.get(), [this](const std::string& d) { algorithm_->set_eval_domain(d); },
+                          eval_attack_ ? &*eval_attack_ : nullptr);
   algorithm_->set_eval_domain("");
   std::string summary;
   for (const char* key :

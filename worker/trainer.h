@@ -5,6 +5,7 @@
 #include "algos/algorithm.h"
 #include "comm/communicator.h"
 #include "worker/batch_source.h"
+#include "worker/evaluator.h"
 #include "worker/train_context.h"
 
 #include <nlohmann/json.hpp>
@@ -69,6 +70,7 @@ class Trainer {
   std::unique_ptr<EvalSuite> eval_;
   std::unique_ptr<Checkpointer> checkpointer_;
   std::unique_ptr<ReportImages> report_images_;  // rank 0 with train.report_images > 0
+  std::optional<AttackFn> eval_attack_;           // train.eval_attack (built, and checked, at setup)
   int64_t start_iter_ = 0;
   nlohmann::json best_;
   bool owns_batch_norm_sync_ = false;  // installed runtime.sync_bn; removed on destruction

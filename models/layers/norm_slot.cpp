@@ -10,12 +10,12 @@ namespace uda::models {
 
 NormSlot::NormSlot(torch::nn::Module& owner, const std::string& name, int64_t channels, bool asr_norm) {
   if (asr_norm)
-    asr_ = owner.register_module(name, AsrNorm(channels));
+    module_ = owner.register_module(name, AsrNorm(channels));
   else
-    bn_ = owner.register_module(name, torch::nn::BatchNorm2d(channels));
+    module_ = owner.register_module(name, torch::nn::BatchNorm2d(channels));
 }
 
-torch::Tensor NormSlot::forward(const torch::Tensor& x) { return bn_ ? batch_norm(*bn_, x) : asr_->forward(x); }
+torch::Tensor NormSlot::forward(const torch::Tensor& x) { return run(*module_, x); }
 
 void NormSlot::append(torch::nn::Sequential& seq, int64_t channels, bool asr_norm) {
   if (asr_norm)

@@ -30,8 +30,7 @@ class NormSlot {
   static torch::Tensor run(torch::nn::Module& norm, const torch::Tensor& x);
 
  private:
-  torch::nn::BatchNorm2d bn_{nullptr};
-  AsrNorm asr_{nullptr};
+  std::shared_ptr<torch::nn::Module> module_;  // BatchNorm2d or AsrNorm
 };
 
 }  // namespace uda::models

@@ -93,6 +93,10 @@ TEST_F(DynamicErrors, DialNeedsPgdSteps) {
   expect_user_error("dial", {"algorithm.pgd_steps=0"}, "algorithm.pgd_steps", "use 40");
   expect_user_error("dial", {"train.eval_attack=pgd", "train.eval_attack_steps=0"}, "train.eval_attack_steps",
                     "DIAL MNIST: 40");
+  // Refused at setup, not at the first evaluation: no training step ran.
+  const std::filesystem::path run = *dir_ / ("run-dial-" + std::to_string(runs_));
+  EXPECT_FALSE(std::filesystem::exists(run / "checkpoints" / "iter_00000001")) << run;
+  EXPECT_TRUE(std::filesystem::exists(run)) << "the run directory the check looks at";
 }
 
 // DIAL's robust accuracy (train.eval_attack = pgd, worker/robust_eval.h):
